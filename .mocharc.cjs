@@ -1,7 +1,6 @@
 'use strict';
 // Tests are TypeScript, loaded through tsx. Each spec waits on events, never on sleeps.
 module.exports = {
-  spec: ['test/**/*.test.ts'],
   'node-option': ['import=tsx'],
   timeout: 30000,
   reporter: 'spec',

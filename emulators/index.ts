@@ -1,0 +1,165 @@
+// The local cloud: stand-ins of STS (and, as they land, MNS, the IoT MQTT broker and the IoT OpenAPI) sharing
+// one AccountBook. `start()` brings everything up on 127.0.0.1; `stop()` closes every socket it opened.
+//
+// Extension: a service is a module that exports a starter `(ctx: EmulatorContext) => Promise<EmulatorService>`.
+// Add it to SERVICES below (and its options to LocalCloudConfig); the STS is started first so that other
+// services can verify callers against the AccessKeys and STS credentials in `ctx.accounts`.
+import fs from 'node:fs';
+import { AccountBook, type AccessKeyRecord } from './accounts';
+import { LocalSts, TEST_CA_FILE, type StsRole } from './sts/server';
+
+export { AccountBook } from './accounts';
+export { LocalSts, TEST_CA_FILE } from './sts/server';
+export type { StsRole, StsFaults, StsLogEntry } from './sts/server';
+
+export interface AccountConfig {
+  accountId: string;
+  accessKeys: { accessKeyId: string; accessKeySecret: string; userName?: string }[];
+}
+
+export interface LocalCloudConfig {
+  /** Interface to bind; default 127.0.0.1. */
+  host?: string;
+  accounts?: AccountConfig[];
+  roles?: StsRole[];
+  sts?: {
+    /** Default 0 (a free port). */
+    port?: number;
+    /** HTTPS port with the test CA (for @alicloud/credentials); default 0; null disables HTTPS. */
+    httpsPort?: number | null;
+    /** Real lifetime of issued credentials in seconds, whatever DurationSeconds asked (tests). */
+    lifetimeSeconds?: number;
+  };
+  // mns?: {...}; iot?: {...}  — added by the services that use them.
+}
+
+export interface StartOptions extends LocalCloudConfig {
+  /** A JSON file with a LocalCloudConfig; values given here win over the file. */
+  configFile?: string;
+}
+
+/** What every service gets when it starts. */
+export interface EmulatorContext {
+  host: string;
+  accounts: AccountBook;
+  config: LocalCloudConfig;
+}
+
+/** A running service: its URLs (printed by the CLI) and how to stop it. */
+export interface EmulatorService {
+  name: string;
+  urls: Record<string, string>;
+  stop(): Promise<void>;
+}
+
+export type ServiceStarter = (ctx: EmulatorContext) => Promise<EmulatorService>;
+
+/** Services started after STS, in order. Extension point for MNS, the IoT broker and the IoT OpenAPI. */
+const SERVICES: ServiceStarter[] = [];
+
+export const DEMO_ACCOUNT_ID = '1234567890123456';
+export const DEMO_ACCESS_KEY: AccessKeyRecord = {
+  accessKeyId: 'LTAI5tLocalDemoUser01',
+  accessKeySecret: 'local-demo-secret-not-for-production',
+  accountId: DEMO_ACCOUNT_ID,
+  userName: 'node-red',
+};
+/** The account's own (root) key: useful to show that root keys cannot assume roles. */
+export const DEMO_ROOT_KEY: AccessKeyRecord = {
+  accessKeyId: 'LTAI5tLocalDemoRoot01',
+  accessKeySecret: 'local-demo-root-secret-not-for-production',
+  accountId: DEMO_ACCOUNT_ID,
+};
+export const DEMO_ROLE_ARN = `acs:ram::${DEMO_ACCOUNT_ID}:role/iot-mns-writer`;
+
+export function defaultConfig(): LocalCloudConfig {
+  return {
+    host: '127.0.0.1',
+    accounts: [{ accountId: DEMO_ACCOUNT_ID, accessKeys: [{ ...DEMO_ACCESS_KEY }, { ...DEMO_ROOT_KEY }] }],
+    roles: [{ arn: DEMO_ROLE_ARN, maxSessionDuration: 3600 }],
+    sts: { port: 0, httpsPort: 0 },
+  };
+}
+
+export interface LocalCloud {
+  accounts: AccountBook;
+  sts: LocalSts;
+  /** Every running service by name, including "sts". */
+  services: EmulatorService[];
+  /** name → URL, e.g. { sts: 'http://127.0.0.1:17100', 'sts-https': 'https://127.0.0.1:17101' }. */
+  urls: Record<string, string>;
+  /** CA certificate to trust (NODE_EXTRA_CA_CERTS) for the HTTPS endpoints. */
+  caFile: string;
+  /** The first configured RAM user key and role (the demo ones by default). */
+  demo: { accessKeyId: string; accessKeySecret: string; accountId: string; roleArn?: string };
+  stop(): Promise<void>;
+}
+
+export function loadConfigFile(file: string): LocalCloudConfig {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new Error(`local cloud config ${file}: ${(e as Error).message}`, { cause: e });
+  }
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error(`local cloud config ${file}: must be a JSON object`);
+  return parsed as LocalCloudConfig;
+}
+
+export async function start(options: StartOptions = {}): Promise<LocalCloud> {
+  const base = defaultConfig();
+  const fromFile = options.configFile ? loadConfigFile(options.configFile) : {};
+  const config: LocalCloudConfig = {
+    ...base,
+    ...fromFile,
+    ...stripUndefined(options),
+    sts: { ...base.sts, ...fromFile.sts, ...options.sts },
+  };
+  const host = config.host ?? '127.0.0.1';
+  const accounts = new AccountBook();
+  for (const account of config.accounts ?? []) {
+    for (const k of account.accessKeys) accounts.addAccessKey({ ...k, accountId: account.accountId });
+  }
+  const started: EmulatorService[] = [];
+  const stopAll = async () => {
+    for (const s of started.reverse()) await s.stop().catch(() => undefined);
+  };
+  const sts = new LocalSts({
+    accounts,
+    roles: config.roles,
+    host,
+    port: config.sts?.port ?? 0,
+    httpsPort: config.sts?.httpsPort === null ? undefined : (config.sts?.httpsPort ?? 0),
+    lifetimeSeconds: config.sts?.lifetimeSeconds,
+  });
+  try {
+    await sts.start();
+    const stsUrls: Record<string, string> = { sts: sts.url };
+    if (sts.httpsUrl) stsUrls['sts-https'] = sts.httpsUrl;
+    started.push({ name: 'sts', urls: stsUrls, stop: () => sts.stop() });
+    const ctx: EmulatorContext = { host, accounts, config };
+    for (const startService of SERVICES) started.push(await startService(ctx));
+  } catch (e) {
+    await stopAll();
+    throw e;
+  }
+  const firstUser = (config.accounts ?? []).flatMap((a) => a.accessKeys.filter((k) => k.userName).map((k) => ({ ...k, accountId: a.accountId })))[0];
+  const demoKey = firstUser ?? DEMO_ACCESS_KEY;
+  const services = [...started];
+  let stopped: Promise<void> | undefined;
+  return {
+    accounts,
+    sts,
+    services,
+    urls: Object.assign({}, ...services.map((s) => s.urls)) as Record<string, string>,
+    caFile: TEST_CA_FILE,
+    demo: { accessKeyId: demoKey.accessKeyId, accessKeySecret: demoKey.accessKeySecret, accountId: demoKey.accountId, roleArn: config.roles?.[0]?.arn },
+    stop: () => (stopped ??= stopAll()),
+  };
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  const out: Partial<T> = {};
+  for (const [k, v] of Object.entries(o)) if (v !== undefined && k !== 'configFile') (out as Record<string, unknown>)[k] = v;
+  return out;
+}

@@ -1,0 +1,182 @@
+// A small RPC (POP, signature V1) caller: signs, sends a form POST (or GET) to a full http(s):// URL over a
+// keep-alive agent with a bounded timeout, parses the JSON answer and turns every failure into a PopError.
+// Generic on purpose: STS AssumeRole uses it now, the IoT OpenAPI Pub client later.
+import http from 'node:http';
+import https from 'node:https';
+import { randomUUID } from 'node:crypto';
+import { signRpc, stringToSign, percentEncode, type RpcParams } from './signature';
+import { PopError, isRetryable } from './errors';
+
+export interface RpcCredentials {
+  accessKeyId: string;
+  accessKeySecret: string;
+  /** Set when the caller itself uses STS credentials; sent as the `SecurityToken` parameter. */
+  securityToken?: string;
+}
+
+export interface RpcRequest {
+  /** Full URL, e.g. `https://sts.cn-shanghai.aliyuncs.com` or `http://127.0.0.1:9000`. */
+  endpoint: string;
+  action: string;
+  version: string;
+  params?: Record<string, string | number | boolean | undefined>;
+  credentials: RpcCredentials;
+  method?: 'POST' | 'GET';
+  /** Whole-call deadline in ms (connect + response). Default 10 000. */
+  timeoutMs?: number;
+  /** Override the keep-alive agent (tests, proxies). */
+  agent?: http.Agent;
+  /** Clock and nonce sources; tests may fix them. */
+  now?: () => Date;
+  nonce?: () => string;
+}
+
+export interface RpcResponse<T> {
+  status: number;
+  requestId?: string;
+  body: T;
+}
+
+const httpAgent = new http.Agent({ keepAlive: true, maxSockets: 16 });
+const httpsAgent = new https.Agent({ keepAlive: true, maxSockets: 16 });
+
+/** `YYYY-MM-DDThh:mm:ssZ`, the Timestamp format of RPC calls. */
+export function rpcTimestamp(date: Date): string {
+  return date.toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+const SERVER_STS_MARKER = 'server string to sign is:';
+
+/** Builds the complete signed parameter set of a call (exported so other transports and tests can use it). */
+export function buildSignedParams(req: RpcRequest): RpcParams {
+  const method = req.method ?? 'POST';
+  const params: RpcParams = {
+    Format: 'JSON',
+    Version: req.version,
+    Action: req.action,
+    AccessKeyId: req.credentials.accessKeyId,
+    SignatureMethod: 'HMAC-SHA1',
+    SignatureVersion: '1.0',
+    SignatureNonce: (req.nonce ?? randomUUID)(),
+    Timestamp: rpcTimestamp((req.now ?? (() => new Date()))()),
+  };
+  if (req.credentials.securityToken) params.SecurityToken = req.credentials.securityToken;
+  for (const [k, v] of Object.entries(req.params ?? {})) {
+    if (v !== undefined) params[k] = String(v);
+  }
+  params.Signature = signRpc(method, params, req.credentials.accessKeySecret);
+  return params;
+}
+
+function encodeForm(params: RpcParams): string {
+  return Object.entries(params)
+    .map(([k, v]) => `${percentEncode(k)}=${percentEncode(v)}`)
+    .join('&');
+}
+
+/** Removes values that must never travel in an error text (secret, token, the server's string to sign). */
+function scrub(text: string, secrets: (string | undefined)[]): string {
+  let out = text;
+  const cut = out.indexOf(SERVER_STS_MARKER);
+  // The server's string to sign carries the AccessKey ID and, for chained calls, the security token.
+  if (cut >= 0) out = out.slice(0, cut).trim();
+  for (const s of secrets) {
+    if (s && s.length >= 4) out = out.split(s).join('***');
+  }
+  return out;
+}
+
+export async function callRpc<T = Record<string, unknown>>(req: RpcRequest): Promise<RpcResponse<T>> {
+  let url: URL;
+  try {
+    url = new URL(req.endpoint);
+  } catch {
+    throw new PopError({ code: 'InvalidEndpoint', message: `endpoint "${req.endpoint}" is not a URL; use e.g. https://sts.cn-shanghai.aliyuncs.com`, retryable: false });
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new PopError({ code: 'InvalidEndpoint', message: `endpoint must start with http:// or https:// (got "${url.protocol}")`, retryable: false });
+  }
+  const method = req.method ?? 'POST';
+  const params = buildSignedParams(req);
+  const secrets = [req.credentials.accessKeySecret, req.credentials.securityToken, params.Signature];
+  const form = encodeForm(params);
+  const path = (url.pathname || '/') + (method === 'GET' ? (url.search ? url.search + '&' : '?') + form : url.search);
+  const body = method === 'POST' ? Buffer.from(form, 'utf8') : undefined;
+  const isHttps = url.protocol === 'https:';
+  const transport = isHttps ? https : http;
+  const timeoutMs = req.timeoutMs ?? 10_000;
+  const ownStringToSign = stringToSign(method, params);
+
+  const { status, text } = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+    const r = transport.request(
+      {
+        protocol: url.protocol,
+        hostname: url.hostname,
+        port: url.port || undefined,
+        path,
+        method,
+        agent: req.agent ?? (isHttps ? httpsAgent : httpAgent),
+        headers: {
+          Accept: 'application/json',
+          ...(body ? { 'Content-Type': 'application/x-www-form-urlencoded', 'Content-Length': body.length } : {}),
+        },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          clearTimeout(timer);
+          resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') });
+        });
+        res.on('error', (err) => {
+          clearTimeout(timer);
+          reject(err);
+        });
+      },
+    );
+    const timer = setTimeout(() => {
+      r.destroy(new PopError({ code: 'Timeout', message: `no answer from ${url.origin} within ${timeoutMs} ms`, retryable: true }));
+    }, timeoutMs);
+    r.on('error', (err) => {
+      clearTimeout(timer);
+      if (err instanceof PopError) reject(err);
+      else reject(new PopError({ code: 'NetworkError', message: `cannot reach ${url.origin}: ${(err as NodeJS.ErrnoException).code ?? err.message}`, retryable: true }, { cause: err }));
+    });
+    r.end(body);
+  });
+
+  let json: Record<string, unknown> | undefined;
+  try {
+    const parsed: unknown = text ? JSON.parse(text) : undefined;
+    if (parsed && typeof parsed === 'object') json = parsed as Record<string, unknown>;
+  } catch {
+    json = undefined;
+  }
+  const requestId = typeof json?.RequestId === 'string' ? json.RequestId : undefined;
+  if (status >= 200 && status < 300 && json && typeof json.Code !== 'string') {
+    return { status, requestId, body: json as T };
+  }
+  if (!json) {
+    const code = status >= 500 ? 'ServiceUnavailable' : 'InvalidResponse';
+    throw new PopError({ code, message: `HTTP ${status} from ${url.origin} without a JSON body${text ? ` (starts: ${scrub(text.slice(0, 80), secrets)})` : ''}`, status, retryable: status >= 500 || status === 429 });
+  }
+  const code = typeof json.Code === 'string' ? json.Code : `HTTP${status}`;
+  const message = typeof json.Message === 'string' ? json.Message : `HTTP ${status}`;
+  let secretMismatch: boolean | undefined;
+  if (code === 'SignatureDoesNotMatch') {
+    // The same string to sign on both sides means the only possible difference is the secret.
+    const at = message.indexOf(SERVER_STS_MARKER);
+    const serverSts = at >= 0 ? message.slice(at + SERVER_STS_MARKER.length).trim() : undefined;
+    secretMismatch = serverSts === undefined || serverSts === ownStringToSign;
+  }
+  throw new PopError({
+    code,
+    message: scrub(message, secrets),
+    requestId,
+    status,
+    retryable: isRetryable(code, status),
+    hostId: typeof json.HostId === 'string' ? json.HostId : undefined,
+    recommend: typeof json.Recommend === 'string' ? json.Recommend : undefined,
+    secretMismatch,
+  });
+}

@@ -1,0 +1,633 @@
+// Compiler: Statement AST → plain JavaScript closures, once per rule. No eval, no Function constructor:
+// the SQL text only ever selects among closures written here.
+import type { Expr, PathSegment, Pos, SelectItem, Statement } from './ast';
+import { isValidTimeZone } from './dateformat';
+import { FUNCTION_SPECS, suggestFunction, type ArgKind } from './functions';
+import { parseSql } from './parser';
+import {
+  type Compiled, constant, type Ctx, finite, type Fn, isPlainObject, now, raw, setKey, sqlCompare, sqlEquals,
+  toNum, UNSET,
+} from './runtime';
+import { compileTopicFilter, TopicFilterError } from './topic';
+import { isRawAlink, parseTslPayload } from './tsl';
+import {
+  type CompiledRule, type CompileOptions, type RuleDataType, type RuleMessage, type RuleResult, SqlError,
+} from './types';
+
+export const DEFAULT_TIMEZONE = 'Asia/Shanghai';
+
+type Item =
+  | { kind: 0; key: string; fn: Fn }
+  | { kind: 1 }
+  | { kind: 2; names: string[] | null };
+
+const hasOwn = Object.hasOwn;
+
+function fail(problem: string, at: Pos, hint?: string): never {
+  throw new SqlError(problem, at.line, at.column, hint);
+}
+
+function typeName(v: unknown): string {
+  return typeof v === 'string' ? `string '${v}'` : `${typeof v} ${String(v)}`;
+}
+
+// ---- paths --------------------------------------------------------------------------------------------------
+
+function step(cur: unknown, seg: PathSegment): unknown {
+  if (typeof seg === 'number') return Array.isArray(cur) ? cur[seg] : undefined;
+  if (typeof cur !== 'object' || cur === null || Array.isArray(cur)) return undefined;
+  return hasOwn(cur, seg) ? (cur as Record<string, unknown>)[seg] : undefined;
+}
+
+function getPath(root: unknown, segs: readonly PathSegment[]): unknown {
+  let cur = root;
+  for (let i = 0; i < segs.length; i++) {
+    cur = step(cur, segs[i]);
+    if (cur === undefined) return undefined;
+  }
+  return cur;
+}
+
+/** Names that plain objects inherit; reading them needs an own-property check. */
+function inherited(key: string): boolean {
+  return key in Object.prototype;
+}
+
+/** A getter for a path on the (plain-object) payload, specialised for the common short string paths. */
+function pathGetter(segs: readonly PathSegment[]): Fn {
+  if (segs.length === 0) return (c) => c.payload;
+  const allSafeStrings = segs.every((s) => typeof s === 'string' && !inherited(s));
+  if (allSafeStrings) {
+    const [k0, k1, k2] = segs as string[];
+    if (segs.length === 1) return (c) => (c.payload as Record<string, unknown>)[k0];
+    if (segs.length === 2) {
+      return (c) => {
+        const a = (c.payload as Record<string, unknown>)[k0];
+        if (typeof a !== 'object' || a === null || Array.isArray(a)) return undefined;
+        return (a as Record<string, unknown>)[k1];
+      };
+    }
+    if (segs.length === 3) {
+      return (c) => {
+        const a = (c.payload as Record<string, unknown>)[k0];
+        if (typeof a !== 'object' || a === null || Array.isArray(a)) return undefined;
+        const b = (a as Record<string, unknown>)[k1];
+        if (typeof b !== 'object' || b === null || Array.isArray(b)) return undefined;
+        return (b as Record<string, unknown>)[k2];
+      };
+    }
+  }
+  return (c) => getPath(c.payload, segs);
+}
+
+// ---- LIKE ---------------------------------------------------------------------------------------------------
+
+/** LIKE matcher: whole-value, `%` = any run of characters, everything else literal, case-sensitive. */
+export function likeMatcher(pattern: string): (s: string) => boolean {
+  const parts = pattern.split('%');
+  if (parts.length === 1) return (s) => s === pattern;
+  const first = parts[0];
+  const last = parts[parts.length - 1];
+  const middle = parts.slice(1, -1).filter((p) => p !== '');
+  if (middle.length === 0) {
+    if (first === '' && last === '') return () => true;
+    if (first === '') return (s) => s.endsWith(last);
+    if (last === '') return (s) => s.startsWith(first);
+    const min = first.length + last.length;
+    return (s) => s.length >= min && s.startsWith(first) && s.endsWith(last);
+  }
+  if (first === '' && last === '' && middle.length === 1) {
+    const m = middle[0];
+    return (s) => s.includes(m);
+  }
+  const min = first.length + last.length + middle.reduce((n, p) => n + p.length, 0);
+  return (s) => {
+    if (s.length < min || !s.startsWith(first) || !s.endsWith(last)) return false;
+    let pos = first.length;
+    const stop = s.length - last.length;
+    for (const m of middle) {
+      const i = s.indexOf(m, pos);
+      if (i < 0 || i + m.length > stop) return false;
+      pos = i + m.length;
+    }
+    return true;
+  };
+}
+
+// ---- the compiler -------------------------------------------------------------------------------------------
+
+class Compiler {
+  /** SELECT aliases → item index (for the WHERE alias fallback). */
+  readonly aliases = new Map<string, number>();
+  readonly selectFns: (Fn | undefined)[] = [];
+  /** Indexes of SELECT items WHERE falls back to; each gets a per-message cache slot. */
+  readonly slotOf = new Map<number, number>();
+
+  constructor(readonly sql: string, readonly binary: boolean) {}
+
+  text(p: Pos): string {
+    return this.sql.slice(p.start, p.end);
+  }
+
+  expr(e: Expr, inWhere: boolean): Compiled {
+    switch (e.k) {
+      case 'lit': return constant(e.value);
+      case 'path': return this.path(e, inWhere);
+      case 'star':
+        return fail("'*' is only allowed as a SELECT item or as the argument of to_base64(*) / to_hex(*)", e.pos);
+      case 'call': return this.call(e, inWhere);
+      case 'neg': {
+        const a = this.expr(e.arg, inWhere);
+        return this.fold([a], (c) => {
+          const v = a.fn(c);
+          const x = typeof v === 'number' ? v : toNum(v);
+          return x === undefined ? undefined : -x;
+        });
+      }
+      case 'not': {
+        const a = this.expr(e.arg, inWhere).fn;
+        return { fn: (c) => { const v = a(c); return v === true ? false : v === false ? true : undefined; }, isConst: false };
+      }
+      case 'bin': return this.binop(e, inWhere);
+      case 'like': {
+        const a = this.expr(e.arg, inWhere);
+        const m = likeMatcher(e.pattern);
+        const not = e.not;
+        return this.fold([a], (c) => {
+          const v = a.fn(c);
+          const s = typeof v === 'string' ? v : typeof v === 'number' ? String(v) : undefined;
+          if (s === undefined) return undefined;
+          return m(s) !== not;
+        });
+      }
+      case 'in': {
+        const a = this.expr(e.arg, inWhere);
+        const list = e.list.map((x) => (x as { value: unknown }).value);
+        const exact = new Set(list);
+        return this.fold([a], (c) => {
+          const v = a.fn(c);
+          if (v === undefined) return undefined;
+          if (exact.has(v)) return true;
+          for (let i = 0; i < list.length; i++) if (sqlEquals(v, list[i]) === true) return true;
+          return false;
+        });
+      }
+      case 'isnull': {
+        const a = this.expr(e.arg, inWhere);
+        const not = e.not;
+        return this.fold([a], (c) => {
+          const v = a.fn(c);
+          const isNull = v === null || v === undefined;
+          return not ? !isNull : isNull;
+        });
+      }
+      case 'case': return this.caseExpr(e, inWhere);
+    }
+  }
+
+  /** Wrap `fn`; when all inputs are constants, evaluate once now (constant folding). */
+  fold(inputs: Compiled[], fn: Fn): Compiled {
+    if (inputs.every((i) => i.isConst)) return constant(fn(undefined as unknown as Ctx));
+    return { fn, isConst: false };
+  }
+
+  path(e: Extract<Expr, { k: 'path' }>, inWhere: boolean): Compiled {
+    if (this.binary) {
+      fail('BINARY rules cannot read payload fields', e.pos, 'use functions such as to_base64(*), to_hex(*) or deviceName()');
+    }
+    const segs = e.segments;
+    let get = pathGetter(segs);
+    const first = segs[0];
+    if (inWhere && typeof first === 'string' && this.aliases.has(first)) {
+      // §1.4 DECISION: an unknown WHERE identifier falls back to a SELECT alias.
+      const index = this.aliases.get(first)!;
+      let slot = this.slotOf.get(index);
+      if (slot === undefined) { slot = this.slotOf.size; this.slotOf.set(index, slot); }
+      const s = slot;
+      const rest = segs.slice(1);
+      const fromPayload = get;
+      const selectFns = this.selectFns;
+      get = (c) => {
+        const v = fromPayload(c);
+        if (v !== undefined) return v;
+        let base = c.slots[s];
+        if (base === UNSET) base = c.slots[s] = selectFns[index]!(c);
+        return rest.length === 0 ? base : getPath(base, rest);
+      };
+    }
+    if (e.wrap) {
+      const inner = get;
+      return { fn: (c) => { const v = inner(c); return v === undefined ? undefined : [v]; }, isConst: false };
+    }
+    return { fn: get, isConst: false };
+  }
+
+  call(e: Extract<Expr, { k: 'call' }>, inWhere: boolean, selectTop = false): Compiled {
+    const spec = FUNCTION_SPECS.get(e.name);
+    if (!spec) fail(`Unknown function '${e.name}'`, e.namePos, suggestFunction(e.name));
+    const n = e.args.length;
+    if (n < spec.min || n > spec.max) {
+      const want = spec.min === spec.max
+        ? (spec.min === 0 ? 'no arguments' : `${spec.min} argument${spec.min === 1 ? '' : 's'}`)
+        : spec.max === Infinity ? `at least ${spec.min} arguments` : `${spec.min} to ${spec.max} arguments`;
+      fail(`${spec.name}() takes ${want}, got ${n}`, e.namePos, `usage: ${spec.signature}`);
+    }
+    if (spec.name === 'thingPropertyFlatMap' && !selectTop) {
+      fail('thingPropertyFlatMap() can only be used as a SELECT item on its own', e.namePos);
+    }
+    const args: Compiled[] = [];
+    for (let i = 0; i < n; i++) {
+      const a = e.args[i];
+      const kind: ArgKind = spec.args[Math.min(i, spec.args.length - 1)];
+      if (kind === 'star') {
+        if (a.k !== 'star') fail(`${spec.name}() takes * (the raw payload) as its argument`, a.pos, `usage: ${spec.signature}`);
+        args.push(constant(undefined));
+        continue;
+      }
+      if (a.k === 'star') {
+        fail("'*' is only allowed as a SELECT item or as the argument of to_base64(*) / to_hex(*)", a.pos);
+      }
+      const c = this.expr(a, inWhere);
+      if (c.isConst) this.checkLiteral(spec.name, i, kind, c.value, a.pos);
+      else if (kind === 'strLit') fail(`${spec.name}() takes property names as 'quoted' strings`, a.pos);
+      args.push(c);
+    }
+    if (spec.name === 'thingPropertyFlatMap') return constant(undefined); // compiled as a SELECT item by compileRule
+    const fn = spec.build(args, { node: e, fail });
+    if (spec.pure && args.every((a) => a.isConst)) return constant(fn(undefined as unknown as Ctx));
+    return { fn, isConst: false };
+  }
+
+  checkLiteral(name: string, i: number, kind: ArgKind, v: unknown, at: Pos): void {
+    const bad = (what: string): never => fail(`${name}() argument ${i + 1} must be ${what}, got ${typeName(v)}`, at);
+    switch (kind) {
+      case 'num':
+        if (typeof v === 'number') return;
+        if (typeof v === 'string' && toNum(v) !== undefined) return;
+        bad('a number');
+        break;
+      case 'int':
+        if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) bad('a whole number from 1');
+        break;
+      case 'str':
+        if (typeof v !== 'string' && typeof v !== 'number') bad('a string');
+        break;
+      case 'strLit':
+        if (typeof v !== 'string') bad("a 'quoted' string");
+        break;
+      case 'intOrStr':
+        if (typeof v === 'string' || (typeof v === 'number' && Number.isInteger(v))) return;
+        bad('a string or an integer');
+        break;
+    }
+  }
+
+  binop(e: Extract<Expr, { k: 'bin' }>, inWhere: boolean): Compiled {
+    const L = this.expr(e.left, inWhere);
+    const R = this.expr(e.right, inWhere);
+    const l = L.fn;
+    const r = R.fn;
+    switch (e.op) {
+      case 'AND':
+        return this.fold([L, R], (c) => {
+          const a = l(c);
+          if (a === false) return false;
+          const b = r(c);
+          if (b === false) return false;
+          return a === true && b === true ? true : undefined;
+        });
+      case 'OR':
+        return this.fold([L, R], (c) => {
+          const a = l(c);
+          if (a === true) return true;
+          const b = r(c);
+          if (b === true) return true;
+          return a === false && b === false ? false : undefined;
+        });
+      case '=':
+        if (R.isConst && (typeof R.value === 'number' || typeof R.value === 'string')) {
+          const k = R.value;
+          return this.fold([L, R], (c) => {
+            const a = l(c);
+            return a === k ? true : sqlEquals(a, k);
+          });
+        }
+        return this.fold([L, R], (c) => sqlEquals(l(c), r(c)));
+      case '<>':
+      case '!=':
+        return this.fold([L, R], (c) => {
+          const eq = sqlEquals(l(c), r(c));
+          return eq === undefined ? undefined : !eq;
+        });
+      case '<': return this.compare(L, R, (d) => d < 0);
+      case '<=': return this.compare(L, R, (d) => d <= 0);
+      case '>': return this.compare(L, R, (d) => d > 0);
+      case '>=': return this.compare(L, R, (d) => d >= 0);
+      case '+': return this.arith(L, R, (a, b) => a + b);
+      case '-': return this.arith(L, R, (a, b) => a - b);
+      case '*': return this.arith(L, R, (a, b) => a * b);
+      case '/': return this.arith(L, R, (a, b) => a / b);
+      case '%': return this.arith(L, R, (a, b) => a % b);
+    }
+  }
+
+  compare(L: Compiled, R: Compiled, test: (d: number) => boolean): Compiled {
+    const l = L.fn;
+    const r = R.fn;
+    if (R.isConst && typeof R.value === 'number') {
+      const k = R.value;
+      return this.fold([L, R], (c) => {
+        const a = l(c);
+        if (typeof a === 'number') return test(a - k);
+        const d = sqlCompare(a, k);
+        return d === undefined ? undefined : test(d);
+      });
+    }
+    return this.fold([L, R], (c) => {
+      const d = sqlCompare(l(c), r(c));
+      return d === undefined ? undefined : test(d);
+    });
+  }
+
+  arith(L: Compiled, R: Compiled, op: (a: number, b: number) => number): Compiled {
+    const l = L.fn;
+    const r = R.fn;
+    return this.fold([L, R], (c) => {
+      const av = l(c);
+      const a = typeof av === 'number' ? av : toNum(av);
+      if (a === undefined) return undefined;
+      const bv = r(c);
+      const b = typeof bv === 'number' ? bv : toNum(bv);
+      if (b === undefined) return undefined;
+      return finite(op(a, b));
+    });
+  }
+
+  caseExpr(e: Extract<Expr, { k: 'case' }>, inWhere: boolean): Compiled {
+    const subject = e.subject ? this.expr(e.subject, inWhere) : undefined;
+    const whens = e.whens.map((w) => ({ when: this.expr(w.when, inWhere), then: this.expr(w.then, inWhere) }));
+    const otherwise = e.else ? this.expr(e.else, inWhere) : undefined;
+    const W = whens.map((w) => w.when.fn);
+    const T = whens.map((w) => w.then.fn);
+    const E = otherwise?.fn;
+    const n = W.length;
+    const inputs = [...(subject ? [subject] : []), ...whens.flatMap((w) => [w.when, w.then]), ...(otherwise ? [otherwise] : [])];
+    if (subject) {
+      const S = subject.fn;
+      return this.fold(inputs, (c) => {
+        const s = S(c);
+        if (s !== undefined) {
+          for (let i = 0; i < n; i++) if (sqlEquals(s, W[i](c)) === true) return T[i](c);
+        }
+        return E ? E(c) : undefined;
+      });
+    }
+    return this.fold(inputs, (c) => {
+      for (let i = 0; i < n; i++) if (W[i](c) === true) return T[i](c);
+      return E ? E(c) : undefined;
+    });
+  }
+
+  /** Output key of a SELECT item (spec §1.3): alias, else last path name, else the function name, else the text. */
+  keyOf(item: Extract<SelectItem, { k: 'expr' }>): string {
+    if (item.alias !== undefined) return item.alias;
+    const e = item.expr;
+    if (e.k === 'path') {
+      for (let i = e.segments.length - 1; i >= 0; i--) {
+        const s = e.segments[i];
+        if (typeof s === 'string') return s;
+      }
+    }
+    if (e.k === 'call') return e.name;
+    return this.text(e.pos);
+  }
+}
+
+// ---- flat map -----------------------------------------------------------------------------------------------
+
+function flatten(out: Record<string, unknown>, key: string, v: unknown): void {
+  if (isPlainObject(v)) {
+    for (const k of Object.keys(v)) flatten(out, `${key}_${k}`, v[k]);
+  } else {
+    setKey(out, key, v);
+  }
+}
+
+function thingPropertyFlatMap(out: Record<string, unknown>, payload: unknown, names: string[] | null): void {
+  const items = isPlainObject(payload) && hasOwn(payload, 'items') ? payload.items : undefined;
+  if (!isPlainObject(items)) return;
+  const keys = names ?? Object.keys(items);
+  for (const k of keys) {
+    if (!hasOwn(items, k)) continue;
+    const it = items[k];
+    if (!isPlainObject(it) || !hasOwn(it, 'value')) continue;
+    const v = it.value;
+    if (v !== undefined) flatten(out, k, v);
+  }
+}
+
+// ---- the rule -----------------------------------------------------------------------------------------------
+
+function normaliseDataType(t: unknown): RuleDataType {
+  if (t === undefined || t === null || t === '') return 'JSON';
+  const u = String(t).toUpperCase();
+  if (u === 'JSON' || u === 'BINARY') return u;
+  throw new RangeError(`Unknown rule data type '${String(t)}' (use JSON or BINARY)`);
+}
+
+function describeValue(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  return `a ${typeof v}`;
+}
+
+const BOM = 0xfeff;
+
+export function compileRule(sql: string, options: CompileOptions = {}): CompiledRule {
+  const opts = options ?? {};
+  const dataType = normaliseDataType(opts.dataType);
+  const timezone = opts.timezone === undefined || opts.timezone === '' ? DEFAULT_TIMEZONE : opts.timezone;
+  if (!isValidTimeZone(timezone)) {
+    throw new RangeError(`Unknown timezone '${String(timezone)}' (use an IANA name such as Asia/Shanghai)`);
+  }
+  const binary = dataType === 'BINARY';
+  const stmt: Statement = parseSql(sql, { strict: opts.strict === true });
+
+  // FROM
+  const from = stmt.from;
+  let matchesTopic: (topic: string) => boolean;
+  try {
+    matchesTopic = compileTopicFilter(from.filter);
+  } catch (e) {
+    if (e instanceof TopicFilterError) {
+      fail(e.message, { ...from.pos, column: from.pos.column + (from.quote ? 1 : 0) + e.index }, 'FROM takes one MQTT-style topic filter');
+    }
+    throw e;
+  }
+  const sysFilter = from.filter.startsWith('/sys/');
+  if (binary && sysFilter) {
+    fail('BINARY rules cannot take /sys topics (thing-model data is JSON)', from.pos, 'use a JSON rule or a custom topic');
+  }
+
+  const cc = new Compiler(sql, binary);
+
+  // SELECT: binary `*` stands alone.
+  const starIndex = stmt.select.findIndex((i) => i.k === 'star');
+  if (binary && starIndex >= 0 && stmt.select.length > 1) {
+    const other = stmt.select[starIndex === 0 ? 1 : starIndex];
+    fail("In a BINARY rule '*' must be the only SELECT item", other.pos, 'use to_base64(*) or to_hex(*) next to other items');
+  }
+  stmt.select.forEach((item, i) => {
+    if (item.k === 'expr' && item.alias !== undefined && !cc.aliases.has(item.alias)) cc.aliases.set(item.alias, i);
+  });
+  const items: Item[] = stmt.select.map((item) => {
+    if (item.k === 'star') return { kind: 1 } as Item;
+    const e = item.expr;
+    if (e.k === 'call' && e.name === 'thingPropertyFlatMap') {
+      if (binary) fail('thingPropertyFlatMap() reads thing-model properties and cannot be used in BINARY rules', e.namePos);
+      cc.call(e, false, true); // checks arguments
+      const names = e.args.length === 0 ? null : e.args.map((a) => String((a as { value: unknown }).value));
+      cc.selectFns.push(undefined);
+      return { kind: 2, names } as Item;
+    }
+    const compiled = cc.expr(e, false);
+    cc.selectFns.push(compiled.fn);
+    return { kind: 0, key: cc.keyOf(item), fn: compiled.fn } as Item;
+  });
+
+  // WHERE (after SELECT, so alias fallbacks can reach the SELECT closures)
+  let where: Fn | undefined;
+  if (stmt.where) {
+    const w = cc.expr(stmt.where, true);
+    if (w.isConst) {
+      const v = w.value;
+      where = () => v;
+    } else where = w.fn;
+  }
+  // Route cached SELECT values through their slots so WHERE and SELECT agree (e.g. on rand()).
+  for (const [index, slot] of cc.slotOf) {
+    const item = items[index];
+    if (item.kind !== 0) continue;
+    const f = item.fn;
+    item.fn = (c) => {
+      let v = c.slots[slot];
+      if (v === UNSET) v = c.slots[slot] = f(c);
+      return v;
+    };
+  }
+  const slotCount = cc.slotOf.size;
+
+  const rawStar = binary && starIndex >= 0;
+  const onlyValues = items.every((i) => i.kind === 0);
+  const valueItems = items.filter((i): i is Extract<Item, { kind: 0 }> => i.kind === 0);
+  const keys = valueItems.map((i) => i.key);
+  const fns = valueItems.map((i) => i.fn);
+  const protoKey = keys.includes('__proto__');
+  const nItems = items.length;
+  const nValues = fns.length;
+
+  const ctx: Ctx = {
+    payload: undefined, msg: undefined as unknown as RuleMessage, rawBytes: undefined, nowMs: NaN, tz: timezone,
+    slots: new Array<unknown>(slotCount).fill(UNSET),
+  };
+  let lastTz = '';
+
+  function select(c: Ctx): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    if (onlyValues && !protoKey) {
+      for (let i = 0; i < nValues; i++) {
+        const v = fns[i](c);
+        if (v !== undefined) out[keys[i]] = v;
+      }
+      return out;
+    }
+    for (let i = 0; i < nItems; i++) {
+      const it = items[i];
+      if (it.kind === 0) {
+        const v = it.fn(c);
+        if (v !== undefined) setKey(out, it.key, v);
+      } else if (it.kind === 1) {
+        const p = c.payload as Record<string, unknown>;
+        for (const k of Object.keys(p)) setKey(out, k, p[k]);
+      } else {
+        thingPropertyFlatMap(out, c.payload, it.names);
+      }
+    }
+    return out;
+  }
+
+  function evaluate(message: RuleMessage): RuleResult {
+    try {
+      if (typeof message !== 'object' || message === null) {
+        return { outcome: 'dropped', reason: 'The message must be an object with topic and payload' };
+      }
+      const topic = message.topic;
+      if (typeof topic !== 'string') return { outcome: 'no-match', reason: 'The message has no topic' };
+      if (!matchesTopic(topic)) return { outcome: 'no-match', reason: `Topic ${topic} does not match ${from.filter}` };
+      const c = ctx;
+      c.msg = message;
+      c.rawBytes = undefined;
+      c.nowMs = NaN;
+      c.tz = timezone;
+      const mtz = message.timezone;
+      if (mtz !== undefined && mtz !== null && mtz !== '') {
+        if (mtz !== lastTz) {
+          if (!isValidTimeZone(mtz)) return { outcome: 'dropped', reason: `Unknown timezone '${String(mtz)}' in the message` };
+          lastTz = mtz;
+        }
+        c.tz = mtz;
+      }
+      for (let i = 0; i < slotCount; i++) c.slots[i] = UNSET;
+
+      if (binary) {
+        c.payload = undefined;
+        if (message.payload === undefined || message.payload === null) {
+          return { outcome: 'dropped', reason: 'The message has no payload' };
+        }
+      } else {
+        let p = message.payload;
+        if (typeof p === 'string' || p instanceof Uint8Array) {
+          let text = typeof p === 'string' ? p : Buffer.from(p.buffer, p.byteOffset, p.byteLength).toString('utf8');
+          if (text.charCodeAt(0) === BOM) text = text.slice(1);
+          try {
+            p = JSON.parse(text);
+          } catch (e) {
+            return { outcome: 'dropped', reason: `Payload is not valid JSON (${(e as Error).message}); a JSON rule ignores it` };
+          }
+        } else if (p === undefined) {
+          return { outcome: 'dropped', reason: 'The message has no payload' };
+        }
+        if (!isPlainObject(p)) {
+          return { outcome: 'dropped', reason: `Payload is ${describeValue(p)}, not a JSON object; a JSON rule needs an object` };
+        }
+        if (topic.startsWith('/sys/') && isRawAlink(p)) {
+          p = parseTslPayload(topic, p, { productKey: message.productKey, deviceName: message.deviceName, now: now(c) });
+        }
+        c.payload = p;
+      }
+
+      if (where) {
+        const w = where(c);
+        if (w !== true) {
+          return {
+            outcome: 'filtered',
+            reason: w === false ? 'WHERE condition is false'
+              : 'WHERE condition is not true (a value it needs is missing or has the wrong type)',
+          };
+        }
+      }
+      if (rawStar) return { outcome: 'output', output: raw(c) };
+      return { outcome: 'output', output: select(c) };
+    } catch (e) {
+      return { outcome: 'dropped', reason: `Rule evaluation failed: ${(e as Error)?.message ?? String(e)}` };
+    }
+  }
+
+  return Object.freeze({
+    sql,
+    dataType,
+    topicFilter: from.filter,
+    matchesTopic: (topic: string) => typeof topic === 'string' && matchesTopic(topic),
+    evaluate,
+  });
+}

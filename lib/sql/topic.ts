@@ -1,0 +1,107 @@
+// Topic helpers: classify an IoT Platform topic and match it against a rule's FROM filter.
+
+export type TopicClass = 'custom' | 'system' | 'status' | 'other';
+
+export interface TopicInfo {
+  productKey?: string;
+  deviceName?: string;
+  topicClass: TopicClass;
+}
+
+/**
+ * Where the product key and device name sit in an IoT Platform topic:
+ * `/sys/{pk}/{dn}/...`, `/ext/.../{pk}/{dn}/...`, `/ota/device/{x}/{pk}/{dn}`, `/shadow/{x}/{pk}/{dn}`,
+ * `/as/mqtt/status/{pk}/{dn}` and custom `/{pk}/{dn}/user/...`.
+ */
+export function parseTopic(topic: string): TopicInfo {
+  const l = typeof topic === 'string' ? topic.split('/') : [];
+  if (l.length < 3 || l[0] !== '') return { topicClass: 'other' };
+  const named = (pk: number, topicClass: TopicClass): TopicInfo => {
+    const info: TopicInfo = { topicClass };
+    if (l[pk]) info.productKey = l[pk];
+    if (l[pk + 1]) info.deviceName = l[pk + 1];
+    return info;
+  };
+  switch (l[1]) {
+    case 'sys': return l.length >= 4 ? named(2, 'system') : { topicClass: 'other' };
+    case 'as':
+      if (l[2] === 'mqtt' && l[3] === 'status' && l.length >= 6) return named(4, 'status');
+      return { topicClass: 'other' };
+    case 'ota':
+      return l.length >= 6 ? named(4, 'system') : { topicClass: 'other' };
+    case 'shadow':
+      return l.length >= 5 ? named(3, 'system') : { topicClass: 'other' };
+    case 'ext':
+      return l.length >= 5 ? named(3, 'system') : { topicClass: 'other' };
+  }
+  if (l.length >= 4 && l[3] === 'user') return named(1, 'custom');
+  return { topicClass: 'other' };
+}
+
+/** Product key / device name for deviceName(): from the topic, for custom topics also for the legacy `/{pk}/{dn}/x` form. */
+export function deviceFromTopic(topic: string): { productKey?: string; deviceName?: string } {
+  const info = parseTopic(topic);
+  if (info.topicClass !== 'other') return info;
+  const l = topic.split('/');
+  if (l[0] === '' && l.length >= 4) return { productKey: l[1] || undefined, deviceName: l[2] || undefined };
+  return {};
+}
+
+export class TopicFilterError extends Error {
+  /** 0-based index into the filter text. */
+  readonly index: number;
+  constructor(message: string, index: number) {
+    super(message);
+    this.name = 'TopicFilterError';
+    this.index = index;
+  }
+}
+
+/** A compiled MQTT-style topic filter: `+` one level, `#` this level and everything below (last level only). */
+export interface TopicMatcher {
+  (topic: string): boolean;
+}
+
+/** Validate a FROM filter and build its matcher. Throws TopicFilterError. */
+export function compileTopicFilter(filter: string): TopicMatcher {
+  if (filter === '') throw new TopicFilterError('The FROM topic is empty', 0);
+  const levels = filter.split('/');
+  let index = 0;
+  for (let i = 0; i < levels.length; i++) {
+    const lv = levels[i];
+    const hash = lv.indexOf('#');
+    if (hash >= 0) {
+      if (lv !== '#') throw new TopicFilterError("'#' must fill a whole topic level", index + hash);
+      if (i !== levels.length - 1) throw new TopicFilterError("'#' is only allowed as the last topic level", index + hash);
+      if (levels[0] === '' && (levels[1] === 'sys' || levels[1] === 'as' || levels[1] === 'ext' || levels[1] === 'ota'
+        || levels[1] === 'shadow')) {
+        throw new TopicFilterError("'#' is only allowed on custom topics, not on system topics", index + hash);
+      }
+    }
+    const plus = lv.indexOf('+');
+    if (plus >= 0 && lv !== '+') throw new TopicFilterError("'+' must fill a whole topic level", index + plus);
+    index += lv.length + 1;
+  }
+  if (!filter.includes('+') && !filter.includes('#')) {
+    return (topic: string) => topic === filter;
+  }
+  const hashLast = levels[levels.length - 1] === '#';
+  const fixed = hashLast ? levels.slice(0, -1) : levels;
+  const n = fixed.length;
+  return (topic: string): boolean => {
+    if (typeof topic !== 'string') return false;
+    let pos = 0;
+    for (let i = 0; i < n; i++) {
+      if (pos > topic.length) return false; // ran out of levels
+      let end = topic.indexOf('/', pos);
+      if (end < 0) end = topic.length;
+      const want = fixed[i];
+      if (want !== '+') {
+        if (end - pos !== want.length || !topic.startsWith(want, pos)) return false;
+      }
+      pos = end + 1;
+    }
+    if (hashLast) return true; // `a/#` matches `a` itself and everything below
+    return pos === topic.length + 1;
+  };
+}

@@ -1,0 +1,423 @@
+// The local IoT platform's MQTT side: an aedes broker on loopback (TCP and WebSocket) that logs devices in with
+// Alibaba's signing, keeps each device to its own topics, kicks the older connection of a device that logs in
+// twice, publishes device online/offline status, and lets one application account use every topic.
+import { EventEmitter } from 'node:events';
+import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
+import { createServer as createTcpServer, type AddressInfo, type Server as TcpServer, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { timingSafeEqual } from 'node:crypto';
+import { WebSocketServer, createWebSocketStream } from 'ws';
+import type { Aedes, AedesPublishPacket, Client, ConnectPacket, PublishPacket, Subscription } from 'aedes' with { 'resolution-mode': 'import' };
+import { CONNACK, expectedPassword, readDeviceClaim, samePassword } from './auth';
+import { devicePublishAllowed, deviceSubscribeAllowed } from './acl';
+import type { DeviceRegistry } from './registry';
+
+export interface ApplicationAccount {
+  username: string;
+  password: string;
+}
+
+export interface IotBrokerOptions {
+  registry: DeviceRegistry;
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** Default 0 (any free port). */
+  mqttPort?: number;
+  /** Default 0; false turns the WebSocket listener off. */
+  wsPort?: number | false;
+  /** An account that may subscribe and publish to every topic (e.g. Node-RED in "MQTT broker" mode). */
+  application?: ApplicationAccount;
+  /** What happens to a device publishing outside its topics: dropped (default) or the connection closed. */
+  forbiddenPublish?: 'drop' | 'disconnect';
+  /** Refuse devices whose keepalive is outside 30-1200 s, as the platform does (default true). */
+  enforceKeepalive?: boolean;
+  /** Messages kept per topic for inspection (default 50). */
+  recentPerTopic?: number;
+  /** Offset of the `time`/`lastTime` fields of status messages from UTC, in minutes (default 480: China time). */
+  statusUtcOffsetMinutes?: number;
+}
+
+export interface DeviceSession {
+  /** The full MQTT client ID from CONNECT. */
+  mqttClientId: string;
+  productKey: string;
+  deviceName: string;
+  transport: 'tcp' | 'ws';
+  clientIp: string;
+  connectedAt: number;
+}
+
+export interface RecordedMessage {
+  topic: string;
+  payload: Buffer;
+  qos: number;
+  retain: boolean;
+  at: number;
+  /** MQTT client ID of the publisher; null for the platform itself (OpenAPI Pub, status messages). */
+  from: string | null;
+}
+
+export interface Refusal {
+  at: number;
+  kind: 'connect' | 'publish' | 'subscribe';
+  mqttClientId: string;
+  /** CONNACK return code (connect) or 0x80 (subscribe). */
+  returnCode?: number;
+  topic?: string;
+  reason: string;
+}
+
+type Kind = { kind: 'device'; productKey: string; deviceName: string } | { kind: 'application' };
+
+interface ConnectionInfo {
+  transport: 'tcp' | 'ws';
+  clientIp: string;
+  connect?: ConnectPacket;
+  identity?: Kind;
+  kicked?: boolean;
+}
+
+const DROP_PREFIX = '$SYS/local-iot/dropped/';
+
+export class IotBroker {
+  readonly events = new EventEmitter();
+  mqttUrl = '';
+  wsUrl = '';
+  private aedes!: Aedes;
+  private tcp?: TcpServer;
+  private http?: HttpServer;
+  private wss?: WebSocketServer;
+  private readonly sockets = new Set<Socket>();
+  private readonly info = new WeakMap<Client, ConnectionInfo>();
+  private readonly sessions = new Map<Client, DeviceSession>();
+  private readonly recent = new Map<string, RecordedMessage[]>();
+  private readonly refusalLog: Refusal[] = [];
+  private readonly opts: Required<Omit<IotBrokerOptions, 'application'>> & { application?: ApplicationAccount };
+  private stopped = false;
+
+  constructor(options: IotBrokerOptions) {
+    this.opts = {
+      host: '127.0.0.1',
+      mqttPort: 0,
+      wsPort: 0,
+      forbiddenPublish: 'drop',
+      enforceKeepalive: true,
+      recentPerTopic: 50,
+      statusUtcOffsetMinutes: 480,
+      ...definedOnly(options),
+    };
+    this.events.setMaxListeners(0);
+  }
+
+  get registry(): DeviceRegistry {
+    return this.opts.registry;
+  }
+
+  async start(): Promise<void> {
+    const { Aedes: AedesClass } = await import('aedes');
+    this.aedes = await AedesClass.createBroker({
+      maxClientsIdLength: 256,
+      preConnect: (client, packet, done) => this.preConnect(client, packet, done),
+      authenticate: (client, username, password, done) => this.authenticate(client, username, password, done),
+      authorizePublish: (client, packet, done) => this.authorizePublish(client, packet, done),
+      authorizeSubscribe: (client, sub, done) => this.authorizeSubscribe(client, sub, done),
+      authorizeForward: (_client, packet) => (packet.topic.startsWith(DROP_PREFIX) ? null : packet),
+    });
+    this.aedes.on('clientDisconnect', (client) => this.onGone(client));
+    this.aedes.on('publish', (packet, client) => this.record(packet, client));
+    // Errors of single connections are expected (kicks, resets); they must not crash the emulator.
+    this.aedes.on('clientError', () => undefined);
+    this.aedes.on('connectionError', () => undefined);
+
+    this.tcp = createTcpServer((socket) => {
+      this.sockets.add(socket);
+      socket.on('close', () => this.sockets.delete(socket));
+      this.attach(socket, 'tcp', socket.remoteAddress ?? '');
+    });
+    await listen(this.tcp, this.opts.mqttPort, this.opts.host);
+    this.mqttUrl = `mqtt://${this.opts.host}:${(this.tcp.address() as AddressInfo).port}`;
+
+    if (this.opts.wsPort !== false) {
+      this.http = createHttpServer((_req, res) => {
+        res.writeHead(426, { 'content-type': 'text/plain' }).end('MQTT over WebSocket only\n');
+      });
+      this.http.on('connection', (socket) => {
+        this.sockets.add(socket);
+        socket.on('close', () => this.sockets.delete(socket));
+      });
+      this.wss = new WebSocketServer({ server: this.http });
+      this.wss.on('connection', (ws, req: IncomingMessage) => {
+        const stream = createWebSocketStream(ws);
+        stream.on('error', () => undefined);
+        this.attach(stream, 'ws', req.socket.remoteAddress ?? '', req);
+      });
+      await listen(this.http, this.opts.wsPort, this.opts.host);
+      this.wsUrl = `ws://${this.opts.host}:${(this.http.address() as AddressInfo).port}/mqtt`;
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    const closing: Promise<unknown>[] = [];
+    if (this.tcp) closing.push(new Promise((resolve) => this.tcp?.close(resolve)));
+    if (this.wss) closing.push(new Promise((resolve) => this.wss?.close(resolve)));
+    if (this.http) closing.push(new Promise((resolve) => this.http?.close(resolve)));
+    if (this.aedes) await new Promise<void>((resolve) => this.aedes.close(() => resolve()));
+    for (const ws of this.wss?.clients ?? []) ws.terminate();
+    for (const socket of this.sockets) socket.destroy();
+    await Promise.all(closing);
+    this.events.removeAllListeners();
+  }
+
+  /** Devices connected now. */
+  connectedDevices(): DeviceSession[] {
+    return [...this.sessions.values()].map((s) => ({ ...s }));
+  }
+
+  isOnline(productKey: string, deviceName: string): boolean {
+    return [...this.sessions.values()].some((s) => s.productKey === productKey && s.deviceName === deviceName);
+  }
+
+  /** Recent messages on one topic, or on all topics in arrival order. */
+  recentMessages(topic?: string): RecordedMessage[] {
+    const list = topic === undefined ? [...this.recent.values()].flat().sort((a, b) => a.at - b.at) : this.recent.get(topic) ?? [];
+    return list.map((m) => ({ ...m, payload: Buffer.from(m.payload) }));
+  }
+
+  refusals(): Refusal[] {
+    return this.refusalLog.map((r) => ({ ...r }));
+  }
+
+  /** Publishes as the platform (bypasses topic permissions), e.g. for OpenAPI Pub. */
+  publish(topic: string, payload: Buffer, qos: 0 | 1 = 0, retain = false): Promise<void> {
+    const packet: PublishPacket = { cmd: 'publish', topic, payload, qos, retain, dup: false };
+    return new Promise((resolve, reject) => this.aedes.publish(packet, (err) => (err ? reject(err) : resolve())));
+  }
+
+  private attach(stream: Duplex, transport: 'tcp' | 'ws', clientIp: string, req?: IncomingMessage): void {
+    if (this.stopped) {
+      stream.destroy();
+      return;
+    }
+    const client = this.aedes.handle(stream, req);
+    this.info.set(client, { transport, clientIp: clientIp.replace(/^::ffff:/, '') });
+    stream.on('close', () => this.onGone(client));
+  }
+
+  private refuse(refusal: Omit<Refusal, 'at'>): void {
+    const entry = { at: Date.now(), ...refusal };
+    this.refusalLog.push(entry);
+    if (this.refusalLog.length > 500) this.refusalLog.shift();
+    this.events.emit('refused', entry);
+  }
+
+  private preConnect(client: Client, packet: ConnectPacket, done: (err: Error | null, ok: boolean) => void): void {
+    const info = this.info.get(client);
+    if (info) info.connect = packet;
+    done(null, true);
+  }
+
+  private authenticate(
+    client: Client,
+    username: string | undefined,
+    password: Buffer | undefined,
+    done: (err: (Error & { returnCode: number }) | null, ok: boolean | null) => void,
+  ): void {
+    const info = this.info.get(client);
+    const packet = info?.connect;
+    const mqttClientId = packet?.clientId ?? client.id ?? '';
+    const deny = (returnCode: number, reason: string): void => {
+      this.refuse({ kind: 'connect', mqttClientId, returnCode, reason });
+      done(Object.assign(new Error(reason), { returnCode }), false);
+    };
+
+    const app = this.opts.application;
+    if (app && username === app.username) {
+      const given = Buffer.from(password ?? Buffer.alloc(0));
+      const wanted = Buffer.from(app.password, 'utf8');
+      if (given.length !== wanted.length || !timingSafeEqual(given, wanted)) {
+        deny(CONNACK.NOT_AUTHORIZED, 'application account: wrong password');
+        return;
+      }
+      if (info) info.identity = { kind: 'application' };
+      done(null, true);
+      return;
+    }
+
+    const result = readDeviceClaim(mqttClientId, username, password);
+    if (!result.ok) {
+      deny(result.returnCode, result.reason);
+      return;
+    }
+    const { claim } = result;
+    const device = this.opts.registry.getDevice(claim.productKey, claim.deviceName);
+    if (!device) {
+      deny(CONNACK.NOT_AUTHORIZED, `device ${claim.productKey}/${claim.deviceName} does not exist`);
+      return;
+    }
+    if (!device.enabled) {
+      deny(CONNACK.NOT_AUTHORIZED, `device ${claim.productKey}/${claim.deviceName} is disabled`);
+      return;
+    }
+    const expected = expectedPassword(claim.signMethod, device.deviceSecret, claim.clientId, claim.productKey, claim.deviceName, claim.timestamp);
+    if (!samePassword(expected, password)) {
+      deny(CONNACK.NOT_AUTHORIZED, `signature does not match for ${claim.productKey}/${claim.deviceName} (check deviceSecret and signmethod)`);
+      return;
+    }
+    const keepalive = packet?.keepalive ?? 0;
+    if (this.opts.enforceKeepalive && (keepalive < 30 || keepalive > 1200)) {
+      deny(CONNACK.IDENTIFIER_REJECTED, `keepalive ${keepalive} s is outside 30-1200 s`);
+      return;
+    }
+    if (info) info.identity = { kind: 'device', productKey: claim.productKey, deviceName: claim.deviceName };
+
+    // One connection per device: the newer login kicks the older one ("Kicked by the same device").
+    const older = [...this.sessions.entries()].filter(
+      ([c, s]) => c !== client && s.productKey === claim.productKey && s.deviceName === claim.deviceName,
+    );
+    const accept = (): void => {
+      // Online from here: the CONNACK follows, so anyone who sees the CONNACK also sees the session.
+      this.online(client);
+      done(null, true);
+    };
+    if (older.length === 0) {
+      accept();
+      return;
+    }
+    let pending = older.length;
+    for (const [oldClient, session] of older) {
+      const oldInfo = this.info.get(oldClient);
+      if (oldInfo) oldInfo.kicked = true;
+      this.events.emit('kicked', { ...session });
+      oldClient.close(() => {
+        this.onGone(oldClient);
+        if (--pending === 0) accept();
+      });
+    }
+  }
+
+  private authorizePublish(client: Client | null, packet: PublishPacket, done: (err?: Error | null) => void): void {
+    const identity = client ? this.info.get(client)?.identity : undefined;
+    if (!client || identity?.kind !== 'device') {
+      done(null);
+      return;
+    }
+    if (devicePublishAllowed(identity.productKey, identity.deviceName, packet.topic)) {
+      done(null);
+      return;
+    }
+    const reason = `device ${identity.productKey}/${identity.deviceName} may not publish to ${packet.topic}`;
+    this.refuse({ kind: 'publish', mqttClientId: client.id, topic: packet.topic, reason });
+    if (this.opts.forbiddenPublish === 'disconnect') {
+      done(new Error(reason));
+      return;
+    }
+    // Dropped: acknowledged as usual but delivered to nobody and not retained.
+    packet.topic = DROP_PREFIX + client.id;
+    packet.retain = false;
+    done(null);
+  }
+
+  private authorizeSubscribe(client: Client, sub: Subscription, done: (err: Error | null, sub?: Subscription | null) => void): void {
+    const identity = this.info.get(client)?.identity;
+    if (identity?.kind !== 'device') {
+      done(null, sub);
+      return;
+    }
+    if (deviceSubscribeAllowed(identity.productKey, identity.deviceName, sub.topic)) {
+      done(null, sub);
+      return;
+    }
+    this.refuse({
+      kind: 'subscribe',
+      mqttClientId: client.id,
+      topic: sub.topic,
+      returnCode: 0x80,
+      reason: `device ${identity.productKey}/${identity.deviceName} may not subscribe to ${sub.topic}`,
+    });
+    done(null, null); // SUBACK 0x80 for this filter; the connection stays
+  }
+
+  private online(client: Client): void {
+    const info = this.info.get(client);
+    if (info?.identity?.kind !== 'device' || client.closed || this.sessions.has(client)) return;
+    const session: DeviceSession = {
+      mqttClientId: info.connect?.clientId ?? client.id,
+      productKey: info.identity.productKey,
+      deviceName: info.identity.deviceName,
+      transport: info.transport,
+      clientIp: info.clientIp,
+      connectedAt: Date.now(),
+    };
+    this.sessions.set(client, session);
+    this.publishStatus('online', session);
+    this.events.emit('online', { ...session });
+  }
+
+  private onGone(client: Client): void {
+    const session = this.sessions.get(client);
+    if (!session) return;
+    this.sessions.delete(client);
+    const kicked = this.info.get(client)?.kicked === true;
+    if (!this.stopped) this.publishStatus('offline', session);
+    this.events.emit('offline', { ...session }, kicked ? 'Kicked by the same device' : 'Device disconnect');
+  }
+
+  private publishStatus(status: 'online' | 'offline', session: DeviceSession): void {
+    const now = Date.now();
+    const body = {
+      status,
+      productKey: session.productKey,
+      deviceName: session.deviceName,
+      time: this.localTime(now),
+      utcTime: new Date(now).toISOString(),
+      lastTime: this.localTime(now),
+      utcLastTime: new Date(now).toISOString(),
+      clientIp: session.clientIp,
+    };
+    const topic = `/as/mqtt/status/${session.productKey}/${session.deviceName}`;
+    this.publish(topic, Buffer.from(JSON.stringify(body)), 1).catch(() => undefined);
+  }
+
+  private localTime(ms: number): string {
+    // "yyyy-MM-dd HH:mm:ss.SSS" in the platform's zone.
+    return new Date(ms + this.opts.statusUtcOffsetMinutes * 60_000).toISOString().replace('T', ' ').replace('Z', '');
+  }
+
+  private record(packet: AedesPublishPacket, client: Client | null): void {
+    if (packet.topic.startsWith('$SYS')) return;
+    const entry: RecordedMessage = {
+      topic: packet.topic,
+      payload: Buffer.from(packet.payload as Buffer),
+      qos: packet.qos,
+      retain: packet.retain,
+      at: Date.now(),
+      from: client ? client.id : null,
+    };
+    let list = this.recent.get(packet.topic);
+    if (!list) {
+      if (this.recent.size >= 1000) this.recent.delete(this.recent.keys().next().value as string);
+      list = [];
+      this.recent.set(packet.topic, list);
+    }
+    list.push(entry);
+    if (list.length > this.opts.recentPerTopic) list.shift();
+    this.events.emit('message', entry);
+  }
+}
+
+/** Drops keys whose value is undefined, so that they do not override defaults. */
+export function definedOnly<T extends object>(options: T): T {
+  return Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as T;
+}
+
+function listen(server: TcpServer | HttpServer, port: number, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}

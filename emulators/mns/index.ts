@@ -62,7 +62,10 @@ export interface MnsEmulator {
   /** URL of the PEM certificate whose key signs HTTP pushes (its base64 is sent in x-mns-signing-cert-url). */
   readonly certUrl: string;
   readonly certificatePem: string;
-  /** Events: 'request', 'published', 'enqueued', 'received', 'deleted', 'delivery', 'outage', 'outage-end'. */
+  /**
+   * Events: 'request' (every signed API request, with status and error code), 'published', 'enqueued', 'received',
+   * 'deleted', 'long-poll' (a receive is parked waiting), 'delivery' (a fan-out attempt's outcome), 'outage', 'outage-end'.
+   */
   readonly events: NodeJS.EventEmitter;
   readonly faults: FaultController;
   /** Request counts by status (and error code). */
@@ -84,6 +87,8 @@ export interface MnsEmulator {
   deliveries(): Delivery[];
   topicNames(): string[];
   queueNames(): string[];
+  /** Sends directly to a queue, as if SendMessage had been called; returns the stored message. */
+  send(queueName: string, body: string, options?: { delaySeconds?: number; priority?: number }): MessageView;
   /** Publishes directly, as if PublishMessage had been called. */
   publish(topicName: string, body: string, tag?: string): PublishedMessage;
   /** Closes the listener, every socket, long poll, timer and push retry. */
@@ -171,6 +176,7 @@ export async function startMns(options: MnsOptions = {}): Promise<MnsEmulator> {
     deliveries: () => server.deliveryLog(),
     topicNames: () => server.topicNames(),
     queueNames: () => server.queueNames(),
+    send: (queue, body, opts) => server.send(queue, body, opts),
     publish: (topic, body, tag) => server.publish(topic, body, tag),
     stop: () => server.stop(),
   };

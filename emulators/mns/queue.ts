@@ -217,9 +217,9 @@ export class Queue {
    * Receives, holding the request up to waitMs for a message to arrive; the promise resolves with [] when the
    * wait runs out. `cancel()` withdraws a parked long poll (the client went away) so no message is handed to it.
    */
-  receive(max: number, waitMs: number, peekOnly: boolean): { promise: Promise<StoredMessage[]>; cancel: () => void } {
+  receive(max: number, waitMs: number, peekOnly: boolean): { promise: Promise<StoredMessage[]>; cancel: () => void; parked: boolean } {
     const now = this.take(max, peekOnly);
-    if (now.length > 0 || waitMs <= 0 || this.closed) return { promise: Promise.resolve(now), cancel: () => undefined };
+    if (now.length > 0 || waitMs <= 0 || this.closed) return { promise: Promise.resolve(now), cancel: () => undefined, parked: false };
     let waiter: Waiter | undefined;
     const promise = new Promise<StoredMessage[]>((resolve) => {
       const w: Waiter = {
@@ -243,7 +243,7 @@ export class Queue {
       this.scheduleWake();
       waiter.resolve([]);
     };
-    return { promise, cancel };
+    return { promise, cancel, parked: true };
   }
 
   /** Resolves the handle to its message, or throws the error the real service gives (spec §5.7). */

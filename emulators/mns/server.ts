@@ -410,6 +410,16 @@ export class MnsServer {
     return { name, attributes: { ...q.attributes }, createTime: q.createTime, counts: q.counts(), messages: q.view() };
   }
 
+  /** Sends as SendMessage does; returns the stored message. */
+  send(queueName: string, body: string, options: { delaySeconds?: number; priority?: number } = {}): MessageView {
+    const queue = this.queues.get(queueName);
+    if (!queue) throw new MnsError('QueueNotExist', `The queue ${queueName} does not exist.`);
+    if (body === '') throw new MnsError('InvalidArgument', 'MessageBody is required and must not be empty.');
+    if (options.delaySeconds !== undefined) checkRange('DelaySeconds', options.delaySeconds, 0, 604800);
+    if (options.priority !== undefined) checkRange('Priority', options.priority, 1, 16);
+    return messageEvent(queue.send(body, options));
+  }
+
   /** Publishes as PublishMessage does; returns the stored message. */
   publish(topicName: string, body: string, tag?: string): PublishedMessage {
     const topic = this.topics.get(topicName);
@@ -801,6 +811,7 @@ export class MnsServer {
       pending.cancel();
     };
     res.on('close', onClose);
+    if (pending.parked) this.events.emit('long-poll', { queue: queue.name, waitSeconds: wait });
     const messages = await pending.promise;
     res.off('close', onClose);
     if (gone || this.stopped) return undefined;

@@ -1,0 +1,69 @@
+// Shared pieces of the SQL rule node tests: the node module with a real message catalog behind RED._ (the test
+// helper's own RED._ returns keys verbatim, which would hide counts and missing catalog entries), and small waits.
+import type { Node, NodeAPI } from 'node-red';
+import sqlRuleNode from '../../../nodes/aliyun-iot-sql-rule/aliyun-iot-sql-rule';
+import enUS from '../../../nodes/aliyun-iot-sql-rule/locales/en-US/aliyun-iot-sql-rule.json';
+
+export { sqlRuleNode };
+
+/** Look a key up in the en-US catalog and fill `__name__` placeholders, as Node-RED's i18next does. */
+export function translate(key: string, subs?: Record<string, unknown>): string {
+  let v: unknown = enUS;
+  for (const part of key.split('.')) {
+    v = v && typeof v === 'object' ? (v as Record<string, unknown>)[part] : undefined;
+  }
+  if (typeof v !== 'string') return `MISSING-I18N:${key}`;
+  return v.replace(/__(\w+)__/g, (_m, name: string) => (subs && name in subs ? String(subs[name]) : `__${name}__`));
+}
+
+/** The node module, with RED._ answering from the real en-US catalog. */
+export function sqlRuleWithCatalog(RED: NodeAPI): void {
+  (RED as unknown as { _: typeof translate })._ = translate;
+  sqlRuleNode(RED);
+}
+
+export interface StatusArg {
+  fill?: string;
+  shape?: string;
+  text?: string;
+}
+
+/** The status calls the helper recorded on a node (its status method is a sinon spy). */
+export function statusCalls(node: Node): StatusArg[] {
+  const spy = node.status as unknown as { args: unknown[][] };
+  return spy.args.map((a) => a[0] as StatusArg);
+}
+
+/** Resolve with the first status (already set, or coming) that satisfies `pred`. */
+export function waitForStatus(node: Node, pred: (s: StatusArg) => boolean): Promise<StatusArg> {
+  const seen = statusCalls(node).find(pred);
+  if (seen) return Promise.resolve(seen);
+  return new Promise((resolve) => {
+    const listener = (call: { args: unknown[] }): void => {
+      const s = call.args[0] as StatusArg;
+      if (pred(s)) {
+        (node as unknown as NodeJS.EventEmitter).removeListener('call:status', listener);
+        resolve(s);
+      }
+    };
+    (node as unknown as NodeJS.EventEmitter).on('call:status', listener);
+  });
+}
+
+/** Collect `count` messages arriving at a helper node. */
+export function collect<T = Record<string, unknown>>(node: Node, count: number): Promise<T[]> {
+  return new Promise((resolve) => {
+    const got: T[] = [];
+    node.on('input', (msg: unknown) => {
+      got.push(msg as T);
+      if (got.length === count) resolve(got);
+    });
+  });
+}
+
+export const PK = 'a1B2c3D4e5F';
+export const PROPERTY_TOPIC = `/sys/${PK}/dev01/thing/event/property/post`;
+
+export function alinkPost(params: Record<string, unknown>): Record<string, unknown> {
+  return { id: '42', version: '1.0', method: 'thing.event.property.post', params };
+}

@@ -133,7 +133,8 @@ export class RefreshingCredentialProvider extends EventEmitter implements Creden
         this.lastError = undefined;
         this.nextAttemptAt = 0;
         const refreshAt = this.refreshAt(fresh, started);
-        this.schedule(refreshAt - this.p.now());
+        // Floor of 1 s: a token shorter than the margin (only seen with test STS lifetimes) must not loop.
+        this.schedule(Math.max(1000, refreshAt - this.p.now()));
         this.emit('refreshed', { accessKeyId: fresh.accessKeyId, expiration: fresh.expiration, refreshAt } satisfies RefreshedEvent);
         return fresh;
       } catch (e) {

@@ -33,6 +33,8 @@ export interface IotBrokerOptions {
   enforceKeepalive?: boolean;
   /** Messages kept per topic for inspection (default 50). */
   recentPerTopic?: number;
+  /** Answer Alink property/event posts on their `_reply` topic with code 200, as the platform does (default true). */
+  replyToPosts?: boolean;
   /** Offset of the `time`/`lastTime` fields of status messages from UTC, in minutes (default 480: China time). */
   statusUtcOffsetMinutes?: number;
 }
@@ -104,6 +106,7 @@ export class IotBroker {
       enforceKeepalive: true,
       recentPerTopic: 50,
       statusUtcOffsetMinutes: 480,
+      replyToPosts: true,
       ...definedOnly(options),
     };
     this.events.setMaxListeners(0);
@@ -404,6 +407,29 @@ export class IotBroker {
     list.push(entry);
     if (list.length > this.opts.recentPerTopic) list.shift();
     this.events.emit('message', entry);
+    if (client && this.opts.replyToPosts) this.replyToPost(client, entry);
+  }
+
+  /** Alink request/reply: /sys/{pk}/{dn}/thing/event/{identifier}/post → …/post_reply {id, code:200, data:{}}. */
+  private replyToPost(client: Client, entry: RecordedMessage): void {
+    const identity = this.info.get(client)?.identity;
+    if (identity?.kind !== 'device') return;
+    const prefix = `/sys/${identity.productKey}/${identity.deviceName}/thing/event/`;
+    if (!entry.topic.startsWith(prefix) || !entry.topic.endsWith('/post')) return;
+    const identifier = entry.topic.slice(prefix.length, -'/post'.length);
+    if (!identifier || identifier.includes('/')) return;
+    let request: { id?: unknown; method?: unknown } | undefined;
+    try {
+      request = JSON.parse(entry.payload.toString('utf8')) as { id?: unknown; method?: unknown };
+    } catch {
+      request = undefined;
+    }
+    const id = typeof request?.id === 'string' || typeof request?.id === 'number' ? String(request.id) : undefined;
+    const reply =
+      request && typeof request === 'object' && id !== undefined
+        ? { code: 200, data: {}, id, message: 'success', method: typeof request.method === 'string' ? request.method : `thing.event.${identifier}.post`, version: '1.0' }
+        : { code: 460, data: {}, id: id ?? '0', message: 'request parameter error', version: '1.0' };
+    this.publish(`${entry.topic}_reply`, Buffer.from(JSON.stringify(reply)), 0).catch(() => undefined);
   }
 }
 

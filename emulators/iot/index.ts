@@ -29,6 +29,10 @@ export interface IotPlatformOptions {
   iotInstanceId?: string;
   forbiddenPublish?: 'drop' | 'disconnect';
   enforceKeepalive?: boolean;
+  /** Answer Alink property/event posts on `_reply` (default true). */
+  replyToPosts?: boolean;
+  /** Messages kept per topic for inspection (default 50). */
+  recentPerTopic?: number;
   qpsLimit?: number;
 }
 
@@ -66,6 +70,8 @@ export async function startIotPlatform(options: IotPlatformOptions = {}): Promis
     application: options.application,
     forbiddenPublish: options.forbiddenPublish,
     enforceKeepalive: options.enforceKeepalive,
+    replyToPosts: options.replyToPosts,
+    recentPerTopic: options.recentPerTopic,
   });
   let openApi: IotOpenApi | undefined;
   try {

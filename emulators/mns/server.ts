@@ -369,7 +369,7 @@ export class MnsServer {
       } catch {
         throw new MnsError('EndpointInvalid', `The endpoint ${endpoint} is not a valid URL.`);
       }
-      if (/^\/mns-reserve?rd?-/i.test(url.pathname)) throw new MnsError('EndpointInvalid', 'HTTP endpoint paths may not start with mns-reserved-.');
+      if (/^\/mns-reserv(ed|erd)-/i.test(url.pathname)) throw new MnsError('EndpointInvalid', 'HTTP endpoint paths may not start with mns-reserved-.');
       return;
     }
     if (/^mail:directmail:.+/.test(endpoint) || /^sms:directsms:.+/.test(endpoint)) return;
@@ -980,8 +980,16 @@ export class MnsServer {
           return send(200, this.faults.state());
         }
         if (method === 'POST' || method === 'PUT') {
-          void this.faults.apply(input as FaultInput);
-          return send(200, this.faults.state());
+          // An outage closes every socket, this one included: answer first, then start it.
+          const { outageMs, ...rest } = input as FaultInput;
+          if (outageMs !== undefined && !(Number(outageMs) > 0)) return send(400, { error: 'outageMs must be a number > 0' });
+          void this.faults.apply(rest);
+          const state = this.faults.state();
+          if (outageMs !== undefined) {
+            state.outageUntil = Date.now() + Number(outageMs);
+            res.once('finish', () => void this.faults.outage(Number(outageMs)));
+          }
+          return send(200, state);
         }
       }
       if (kind === 'deliveries' && name === undefined && method === 'GET') return send(200, this.deliveryLog());

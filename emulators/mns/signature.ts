@@ -1,6 +1,6 @@
 // MNS request signature V2 (spec §4.1) as the server recomputes it, and the RSA-SHA1 signature of HTTP pushes
 // (spec §3.4), with a self-signed X.509 certificate built here from node:crypto primitives.
-import { createHash, createHmac, createPrivateKey, createPublicKey, generateKeyPair, randomBytes, sign, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, generateKeyPair, randomBytes, sign, timingSafeEqual } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 
@@ -145,16 +145,21 @@ export function selfSignedCertificate(privateKey: KeyObject, publicKey: KeyObjec
   return `-----BEGIN CERTIFICATE-----\n${b64}-----END CERTIFICATE-----\n`;
 }
 
-/** Generates the emulator's push-signing key (RSA 2048) and its self-signed certificate. */
-export async function createPushSigner(commonName: string): Promise<PushSigner> {
-  const { privateKey: privatePem } = await new Promise<{ privateKey: string }>((resolve, reject) => {
-    generateKeyPair('rsa', {
-      modulusLength: 2048,
-      publicKeyEncoding: { type: 'spki', format: 'pem' },
-      privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
-    }, (err, _publicKey, privateKey) => (err ? reject(err) : resolve({ privateKey })));
+let sharedKey: Promise<{ privateKey: KeyObject; publicKey: KeyObject }> | undefined;
+
+/** One RSA 2048 key per process: generating it takes up to a second on a busy machine, and emulators start often in tests. */
+function pushKey(): Promise<{ privateKey: KeyObject; publicKey: KeyObject }> {
+  sharedKey ??= new Promise<{ privateKey: KeyObject; publicKey: KeyObject }>((resolve, reject) => {
+    generateKeyPair('rsa', { modulusLength: 2048 }, (err, publicKey, privateKey) => (err ? reject(err) : resolve({ privateKey, publicKey })));
   });
-  const privateKey = createPrivateKey(privatePem);
-  const publicKey = createPublicKey(privateKey);
+  sharedKey.catch(() => {
+    sharedKey = undefined;
+  });
+  return sharedKey;
+}
+
+/** The emulator's push-signing key and a fresh self-signed certificate for it. */
+export async function createPushSigner(commonName: string): Promise<PushSigner> {
+  const { privateKey, publicKey } = await pushKey();
   return { privateKey, publicKey, certificatePem: selfSignedCertificate(privateKey, publicKey, commonName) };
 }

@@ -2,7 +2,7 @@
 // default chain of @alicloud/credentials) shared by every node that uses it, with credential trouble pushed to
 // their status, and the editor's "Test credentials" endpoint `POST aliyun-credentials/test`.
 import { EventEmitter } from 'node:events';
-import type { Node, NodeAPI, NodeDef } from 'node-red';
+import type { Node, NodeAPI, NodeDef, NodeStatus } from 'node-red';
 import type { Request, Response } from 'express';
 import {
   createCredentialProvider,
@@ -61,7 +61,7 @@ export interface CredentialsState {
 /** A node that uses the credentials; only `status` is needed. */
 export interface CredentialsUser {
   id: string;
-  status(s: { fill?: string; shape?: string; text?: string } | Record<string, never>): void;
+  status(s: NodeStatus): void;
 }
 
 /** The runtime face of the config node, for consumer nodes: `RED.nodes.getNode(id) as AliyunCredentialsNode`. */

@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import helper from 'node-red-node-test-helper';
+import type { NodeMessage } from 'node-red';
 import credentialsNode, { type AliyunCredentialsNode } from '../../nodes/aliyun-credentials/aliyun-credentials';
 import probe from './node-support';
 import { start, DEMO_ACCESS_KEY, DEMO_ROLE_ARN, type LocalCloud } from '../../emulators';
@@ -10,6 +11,11 @@ import { StsError, CredentialsConfigError } from '../../lib/credentials';
 helper.init(require.resolve('node-red'));
 
 const URL = '/aliyun-credentials/test';
+/** Flows in tests carry our own properties; the helper's type only knows the common ones. */
+const F = (nodes: object[]): helper.TestFlows => nodes as helper.TestFlows;
+/** The helper's spies on Node methods (sinon). */
+type Spy = { calledWithMatch(...a: unknown[]): boolean; args: unknown[][] };
+const spy = (f: unknown): Spy => f as Spy;
 const creds = { accessKeyId: DEMO_ACCESS_KEY.accessKeyId, accessKeySecret: DEMO_ACCESS_KEY.accessKeySecret };
 
 describe('aliyun-credentials config node', function () {
@@ -25,7 +31,7 @@ describe('aliyun-credentials config node', function () {
   });
 
   it('AccessKey mode hands out the stored key', async function () {
-    await helper.load(credentialsNode, [{ id: 'c1', type: 'aliyun-credentials', mode: 'accessKey' }], { c1: creds });
+    await helper.load(credentialsNode, F([{ id: 'c1', type: 'aliyun-credentials', mode: 'accessKey' }]), { c1: creds });
     const c = await (helper.getNode('c1') as AliyunCredentialsNode).getCredentials();
     assert.deepEqual(c, creds);
   });
@@ -33,7 +39,7 @@ describe('aliyun-credentials config node', function () {
   it('${ENV_VAR} works in both credentials, resolved at runtime', async function () {
     process.env.ALIYUN_TEST_AK_ID = DEMO_ACCESS_KEY.accessKeyId;
     process.env.ALIYUN_TEST_AK_SECRET = DEMO_ACCESS_KEY.accessKeySecret;
-    await helper.load(credentialsNode, [{ id: 'c1', type: 'aliyun-credentials', mode: 'ramRole', roleArn: DEMO_ROLE_ARN, stsEndpoint: cloud.sts.url }], {
+    await helper.load(credentialsNode, F([{ id: 'c1', type: 'aliyun-credentials', mode: 'ramRole', roleArn: DEMO_ROLE_ARN, stsEndpoint: cloud.sts.url }]), {
       c1: { accessKeyId: '${ALIYUN_TEST_AK_ID}', accessKeySecret: '${ALIYUN_TEST_AK_SECRET}' },
     });
     const c = await (helper.getNode('c1') as AliyunCredentialsNode).getCredentials();
@@ -44,27 +50,27 @@ describe('aliyun-credentials config node', function () {
   });
 
   it('a missing environment variable is a clear configuration error', async function () {
-    await helper.load(credentialsNode, [{ id: 'c1', type: 'aliyun-credentials', mode: 'accessKey' }], {
+    await helper.load(credentialsNode, F([{ id: 'c1', type: 'aliyun-credentials', mode: 'accessKey' }]), {
       c1: { accessKeyId: 'LTAI5tAbcdefgh', accessKeySecret: '${ALIYUN_TEST_AK_SECRET}' },
     });
     const n = helper.getNode('c1') as AliyunCredentialsNode;
     await assert.rejects(n.getCredentials(), (e: unknown) => e instanceof CredentialsConfigError && /ALIYUN_TEST_AK_SECRET .*is not set/.test(e.message));
-    assert.ok(n.error.calledWithMatch(/environment variable ALIYUN_TEST_AK_SECRET/));
+    assert.ok(spy(n.error).calledWithMatch(/environment variable ALIYUN_TEST_AK_SECRET/));
   });
 
   it('RAM role mode: users share one AssumeRole, and credential trouble shows in their status', async function () {
-    const flow = [
+    const flow = F([
       { id: 't1', type: 'tab' },
       { id: 'c1', type: 'aliyun-credentials', mode: 'ramRole', roleArn: DEMO_ROLE_ARN, roleSessionName: 'nr-test', durationSeconds: '900', stsEndpoint: cloud.sts.url },
       { id: 'p1', z: 't1', type: 'aliyun-credentials-probe', account: 'c1', endpoint: cloud.sts.url, wires: [['h1']] },
       { id: 'p2', z: 't1', type: 'aliyun-credentials-probe', account: 'c1', endpoint: cloud.sts.url, wires: [['h1']] },
       { id: 'h1', z: 't1', type: 'helper' },
-    ];
+    ]);
     await helper.load([credentialsNode, probe], flow, { c1: creds });
     const h1 = helper.getNode('h1');
     const got = new Promise<unknown[]>((resolve) => {
       const msgs: unknown[] = [];
-      h1.on('input', (m: { payload: unknown }) => {
+      h1.on('input', (m: NodeMessage) => {
         msgs.push(m.payload);
         if (msgs.length === 2) resolve(msgs);
       });
@@ -77,11 +83,11 @@ describe('aliyun-credentials config node', function () {
 
     // A second config node whose role STS refuses: the user's status says why, and done(err) carries the StsError.
     await helper.setFlows(
-      [
+      F([
         ...flow.slice(0, 1),
         { id: 'c2', type: 'aliyun-credentials', mode: 'ramRole', roleArn: 'acs:ram::1234567890123456:role/absent', stsEndpoint: cloud.sts.url },
         { id: 'p3', z: 't1', type: 'aliyun-credentials-probe', account: 'c2', endpoint: cloud.sts.url, wires: [[]] },
-      ],
+      ]),
       'full',
       { c2: creds },
     );
@@ -91,15 +97,15 @@ describe('aliyun-credentials config node', function () {
     const [call] = (await errored) as [{ args: unknown[] }];
     assert.ok(call.args[0] instanceof StsError);
     assert.equal((call.args[0] as StsError).code, 'EntityNotExist.Role');
-    assert.ok(p3.status.calledWithMatch({ fill: 'red', shape: 'ring', text: 'STS: EntityNotExist.Role' }));
+    assert.ok(spy(p3.status).calledWithMatch({ fill: 'red', shape: 'ring', text: 'STS: EntityNotExist.Role' }));
     const c2 = helper.getNode('c2') as AliyunCredentialsNode;
     assert.equal(c2.credentialsState.ok, false);
-    assert.ok(c2.warn.calledWithMatch(/no role with this ARN exists/));
+    assert.ok(spy(c2.warn).calledWithMatch(/no role with this ARN exists/));
   });
 
   describe('admin endpoint POST aliyun-credentials/test', function () {
     beforeEach(async function () {
-      await helper.load(credentialsNode, [{ id: 'c1', type: 'aliyun-credentials', mode: 'ramRole', roleArn: DEMO_ROLE_ARN, stsEndpoint: cloud.sts.url }], { c1: creds });
+      await helper.load(credentialsNode, F([{ id: 'c1', type: 'aliyun-credentials', mode: 'ramRole', roleArn: DEMO_ROLE_ARN, stsEndpoint: cloud.sts.url }]), { c1: creds });
     });
 
     it('assumes the role with the form values and returns the assumed role ARN and expiry, nothing secret', async function () {

@@ -1,0 +1,96 @@
+// Message bodies: XML escaping (the SDK does none, spec §10.1), the 64 KB limit, Base64, and the IoT legacy format.
+import { createHash } from 'node:crypto';
+
+/** MNS's per-message limit (spec §6). */
+export const MAX_BODY_BYTES = 64 * 1024;
+export const MAX_TAG_CHARS = 16;
+
+const XML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' };
+
+/** Escapes text for an XML element (and attribute) context. */
+export function escapeXml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => XML_ESCAPES[c]);
+}
+
+/**
+ * Characters XML 1.0 cannot carry at all: C0 controls other than tab/LF/CR, lone surrogates, U+FFFE/U+FFFF.
+ * `\r` is legal but an XML parser normalises it to `\n`, so it would not arrive byte-identical either.
+ */
+// eslint-disable-next-line no-control-regex -- matching control characters is the point here
+const XML_ILLEGAL = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\r\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** Returns why `text` cannot be an MNS message body as is, or undefined when it can. */
+export function bodyProblem(text: string): string | undefined {
+  if (text.length === 0) return 'the message body is empty (MNS needs at least one character)';
+  const bytes = Buffer.byteLength(text, 'utf8');
+  if (bytes > MAX_BODY_BYTES) return `the message body is ${bytes} bytes, over the MNS limit of ${MAX_BODY_BYTES} bytes (64 KB)`;
+  const bad = XML_ILLEGAL.exec(text);
+  if (bad) {
+    const cp = bad[0].codePointAt(0) ?? 0;
+    return `the message body contains U+${cp.toString(16).toUpperCase().padStart(4, '0')} at index ${bad.index}, which MNS's XML cannot carry unchanged — choose Base64 body encoding for binary or control characters`;
+  }
+  return undefined;
+}
+
+export function tagProblem(tag: string): string | undefined {
+  if (tag.length === 0 || tag.length > MAX_TAG_CHARS) return `the message tag must be 1 to ${MAX_TAG_CHARS} characters, got ${tag.length}`;
+  if (XML_ILLEGAL.test(tag)) return 'the message tag contains a control character';
+  return undefined;
+}
+
+/** Upper-case hex MD5 of the body text, as MNS reports it in MessageBodyMD5 (spec §1.4). */
+export function bodyMd5(text: string): string {
+  return createHash('md5').update(text, 'utf8').digest('hex').toUpperCase();
+}
+
+export type BodyEncoding = 'json' | 'base64';
+
+/**
+ * The body for msg.payload: Buffers always as Base64 (XML cannot carry bytes); strings as they are, or Base64
+ * of their UTF-8 when `encoding` is base64; anything else as JSON text (then Base64 when asked).
+ */
+export function encodeBody(payload: unknown, encoding: BodyEncoding): string {
+  if (Buffer.isBuffer(payload)) return payload.toString('base64');
+  if (payload instanceof Uint8Array) return Buffer.from(payload).toString('base64');
+  let text: string;
+  if (typeof payload === 'string') text = payload;
+  else if (payload === undefined) throw new Error('msg.payload is missing: there is nothing to publish');
+  else {
+    try {
+      const json = JSON.stringify(payload) as string | undefined;
+      text = json ?? String(payload);
+    } catch (err) {
+      throw new Error(`msg.payload cannot be turned into JSON text: ${(err as Error).message}`, { cause: err });
+    }
+  }
+  return encoding === 'base64' ? Buffer.from(text, 'utf8').toString('base64') : text;
+}
+
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+export function looksBase64(text: string): boolean {
+  return text.length > 0 && text.length % 4 === 0 && BASE64.test(text);
+}
+
+export interface LegacyIotMessage {
+  messageid?: string;
+  messagetype: string;
+  topic?: string | null;
+  payload: string;
+  timestamp?: number;
+}
+
+/** The IoT Platform legacy queue format (spec §11.2): JSON with messagetype and a Base64 payload. */
+export function parseLegacyIot(text: string): LegacyIotMessage | undefined {
+  if (!text.startsWith('{') || !text.includes('"messagetype"')) return undefined;
+  try {
+    const v = JSON.parse(text) as unknown;
+    if (typeof v !== 'object' || v === null) return undefined;
+    const o = v as Record<string, unknown>;
+    if (typeof o.messagetype !== 'string' || typeof o.payload !== 'string') return undefined;
+    if (o.payload !== '' && !looksBase64(o.payload)) return undefined;
+    return o as unknown as LegacyIotMessage;
+  } catch {
+    return undefined;
+  }
+}

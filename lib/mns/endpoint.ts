@@ -1,0 +1,37 @@
+// MNS endpoints (spec §1.1): https://<accountId>.mns.<region>[-internal[-vpc]].aliyuncs.com, or a full custom URL.
+
+export type MnsNetwork = 'public' | 'internal' | 'vpc';
+
+export interface EndpointOptions {
+  /** A full URL (http:// or https://) such as http://127.0.0.1:40123; wins over accountId/region. */
+  endpoint?: string;
+  accountId?: string;
+  region?: string;
+  network?: MnsNetwork;
+  /** https (default) or http for the region form. */
+  secure?: boolean;
+}
+
+export function mnsEndpoint(o: EndpointOptions): string {
+  if (o.endpoint !== undefined && o.endpoint.trim() !== '') {
+    const text = o.endpoint.trim().replace(/\/+$/, '');
+    let url: URL;
+    try {
+      url = new URL(text);
+    } catch {
+      throw new Error(`the MNS endpoint "${text}" is not a URL; write it like https://1234567890123456.mns.cn-hangzhou.aliyuncs.com`);
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`the MNS endpoint must start with http:// or https://, got "${text}"`);
+    if (url.pathname !== '/' && url.pathname !== '') throw new Error(`the MNS endpoint must not contain a path ("${url.pathname}"); MNS paths start at the host`);
+    if (url.search || url.hash) throw new Error('the MNS endpoint must not contain a query or fragment');
+    if (url.username || url.password) throw new Error('the MNS endpoint must not contain a user name or password');
+    return `${url.protocol}//${url.host}`;
+  }
+  const accountId = (o.accountId ?? '').trim();
+  const region = (o.region ?? '').trim();
+  if (!/^\d{6,20}$/.test(accountId)) throw new Error(`the account ID must be the digits of your Alibaba Cloud account UID (e.g. 1234567890123456), got "${accountId}"`);
+  if (!/^[a-z]{2,}(-[a-z0-9]+)+$/.test(region)) throw new Error(`the region must look like cn-hangzhou, got "${region}"`);
+  const suffix = o.network === 'internal' ? '-internal' : o.network === 'vpc' ? '-internal-vpc' : '';
+  const scheme = o.secure === false ? 'http' : 'https';
+  return `${scheme}://${accountId}.mns.${region}${suffix}.aliyuncs.com`;
+}

@@ -1,0 +1,19 @@
+// MNS: adapter over @alicloud/mns, typed errors, retry policy and the bounded publish queue.
+export { MnsClient, type MnsClientOptions, type CredentialSource, type PublishResult, type ReceivedMessage, type DeleteFailure, type ChangeVisibilityResult } from './client';
+export { MnsError, isRetryableCode, type MnsErrorSource } from './errors';
+export { mnsEndpoint, type EndpointOptions, type MnsNetwork } from './endpoint';
+export { ALIBABA_RETRY, ManualClock, parseRetryPolicy, retryDelay, systemClock, type Clock, type RetryPolicy } from './retry';
+export { Publisher, type PublishJob, type PublishOutcome, type PublisherOptions, type PublisherState } from './publisher';
+export {
+  MAX_BODY_BYTES,
+  MAX_TAG_CHARS,
+  bodyMd5,
+  bodyProblem,
+  encodeBody,
+  escapeXml,
+  looksBase64,
+  parseLegacyIot,
+  tagProblem,
+  type BodyEncoding,
+  type LegacyIotMessage,
+} from './body';

@@ -1,0 +1,248 @@
+// The bounded publish queue behind "MNS topic out": a concurrency limit, a memory bound, retries with backoff
+// for retryable failures, and a pause of fresh work while MNS keeps failing (so that during an outage messages
+// wait in the queue instead of burning their retries). Every job ends exactly once in its callback, with a
+// result or with a reason — nothing is dropped. Plain TypeScript with an injectable clock.
+import { MnsError } from './errors';
+import type { PublishResult } from './client';
+import { ALIBABA_RETRY, retryDelay, systemClock, type Clock, type RetryPolicy } from './retry';
+
+export interface PublishJob {
+  topic: string;
+  body: string;
+  tag?: string;
+}
+
+export type PublishOutcome =
+  | { ok: true; result: PublishResult; attempts: number }
+  | { ok: false; error: Error; reason: string; attempts: number; code: string };
+
+export interface PublisherState {
+  /** Jobs waiting for a slot (fresh or with a due retry). */
+  queued: number;
+  inFlight: number;
+  /** Jobs waiting for their retry time. */
+  waiting: number;
+  /** When the next retry (or the end of the pause) is due, ms since epoch. */
+  nextRetryAt?: number;
+  published: number;
+  failed: number;
+  retries: number;
+  /** Last MNS error code seen (cleared by nothing: it is history). */
+  lastErrorCode?: string;
+  /** True while fresh work is held back because MNS keeps failing. */
+  paused: boolean;
+  closing: boolean;
+}
+
+export interface PublisherOptions {
+  publish(job: PublishJob): Promise<PublishResult>;
+  /** Parallel publishes (default 16). */
+  concurrency?: number;
+  /** Jobs held in memory at most (queued + waiting + in flight; default 1000). */
+  queueLimit?: number;
+  retry?: RetryPolicy;
+  clock?: Clock;
+  random?: () => number;
+  /** Aborts in-flight publishes (close after the grace period). */
+  abort?: () => void;
+  onChange?: (state: PublisherState) => void;
+}
+
+interface Entry {
+  job: PublishJob;
+  attempts: number;
+  done: (outcome: PublishOutcome) => void;
+  timer?: unknown;
+  dueAt?: number;
+}
+
+export class Publisher {
+  private readonly ready: Entry[] = [];
+  private readonly waiting = new Set<Entry>();
+  private inFlight = 0;
+  private readonly inFlightSettled: Array<() => void> = [];
+  private pausedUntil = 0;
+  private resumeTimer: unknown;
+  private closing = false;
+  private readonly concurrency: number;
+  private readonly queueLimit: number;
+  private readonly retry: RetryPolicy;
+  private readonly clock: Clock;
+  private readonly random: () => number;
+  private readonly stats = { published: 0, failed: 0, retries: 0, lastErrorCode: undefined as string | undefined };
+
+  constructor(private readonly o: PublisherOptions) {
+    this.concurrency = o.concurrency ?? 16;
+    this.queueLimit = o.queueLimit ?? 1000;
+    if (!Number.isInteger(this.concurrency) || this.concurrency < 1) throw new Error(`concurrency must be a whole number ≥ 1, got ${String(o.concurrency)}`);
+    if (!Number.isInteger(this.queueLimit) || this.queueLimit < 1) throw new Error(`queue limit must be a whole number ≥ 1, got ${String(o.queueLimit)}`);
+    this.retry = o.retry ?? ALIBABA_RETRY;
+    this.clock = o.clock ?? systemClock;
+    this.random = o.random ?? Math.random;
+  }
+
+  /** Messages held now (queued, waiting for a retry, or in flight). */
+  get held(): number {
+    return this.ready.length + this.waiting.size + this.inFlight;
+  }
+
+  state(): PublisherState {
+    let next: number | undefined;
+    for (const e of this.waiting) if (e.dueAt !== undefined && (next === undefined || e.dueAt < next)) next = e.dueAt;
+    const paused = this.pausedUntil > this.clock.now();
+    if (paused && this.ready.length > 0 && (next === undefined || this.pausedUntil < next)) next = this.pausedUntil;
+    return {
+      queued: this.ready.length,
+      inFlight: this.inFlight,
+      waiting: this.waiting.size,
+      nextRetryAt: next,
+      published: this.stats.published,
+      failed: this.stats.failed,
+      retries: this.stats.retries,
+      lastErrorCode: this.stats.lastErrorCode,
+      paused,
+      closing: this.closing,
+    };
+  }
+
+  /**
+   * Takes a job; `done` is called exactly once, later (never synchronously). A full queue or a closing
+   * publisher ends the job with code "QueueFull" / "Closed".
+   */
+  submit(job: PublishJob, done: (outcome: PublishOutcome) => void): void {
+    const entry: Entry = { job, attempts: 0, done };
+    if (this.closing) {
+      queueMicrotask(() => this.fail(entry, 'Closed', 'the node is closing and takes no new messages'));
+      return;
+    }
+    if (this.held >= this.queueLimit) {
+      queueMicrotask(() => this.fail(entry, 'QueueFull', `queue full: ${this.queueLimit} messages are already waiting for MNS`));
+      return;
+    }
+    this.ready.push(entry);
+    this.pump();
+    this.changed();
+  }
+
+  private changed(): void {
+    this.o.onChange?.(this.state());
+  }
+
+  private fail(entry: Entry, code: string, reason: string, error?: Error): void {
+    this.stats.failed++;
+    if (error instanceof MnsError) this.stats.lastErrorCode = error.code;
+    else if (code !== 'QueueFull' && code !== 'Closed') this.stats.lastErrorCode = code;
+    const err = error ?? new MnsError({ code, status: 0, source: 'local', retryable: false, message: reason });
+    entry.done({ ok: false, error: err, reason, attempts: entry.attempts, code });
+    this.changed();
+  }
+
+  private pump(): void {
+    while (this.inFlight < this.concurrency && this.ready.length > 0) {
+      const head = this.ready[0];
+      const now = this.clock.now();
+      if (head.attempts === 0 && this.pausedUntil > now) {
+        this.scheduleResume(this.pausedUntil - now);
+        return;
+      }
+      this.ready.shift();
+      this.start(head);
+    }
+  }
+
+  private scheduleResume(ms: number): void {
+    if (this.resumeTimer !== undefined || this.closing) return;
+    this.resumeTimer = this.clock.setTimeout(() => {
+      this.resumeTimer = undefined;
+      this.pump();
+      this.changed();
+    }, ms);
+  }
+
+  private start(entry: Entry): void {
+    this.inFlight++;
+    entry.attempts++;
+    let promise: Promise<PublishResult>;
+    try {
+      promise = this.o.publish(entry.job);
+    } catch (err) {
+      promise = Promise.reject(err);
+    }
+    promise.then(
+      (result) => this.settle(entry, { ok: true, result }),
+      (err: unknown) => this.settle(entry, { ok: false, error: err instanceof Error ? err : new Error(String(err)) }),
+    );
+  }
+
+  private settle(entry: Entry, r: { ok: true; result: PublishResult } | { ok: false; error: Error }): void {
+    this.inFlight--;
+    if (r.ok) {
+      this.stats.published++;
+      this.pausedUntil = 0;
+      entry.done({ ok: true, result: r.result, attempts: entry.attempts });
+    } else {
+      const err = r.error;
+      const mns = err instanceof MnsError ? err : undefined;
+      const code = mns?.code ?? 'Error';
+      this.stats.lastErrorCode = code;
+      const retryable = mns ? mns.retryable : false;
+      if (retryable && !this.closing && entry.attempts <= this.retry.retries) {
+        const delay = retryDelay(this.retry, entry.attempts, this.random);
+        const dueAt = this.clock.now() + delay;
+        this.pausedUntil = Math.max(this.pausedUntil, dueAt);
+        this.stats.retries++;
+        entry.dueAt = dueAt;
+        this.waiting.add(entry);
+        entry.timer = this.clock.setTimeout(() => {
+          entry.timer = undefined;
+          if (!this.waiting.delete(entry)) return;
+          // Due retries go first: they are the oldest messages.
+          this.ready.unshift(entry);
+          this.pump();
+          this.changed();
+        }, delay);
+      } else {
+        const tries = entry.attempts === 1 ? '1 attempt' : `${entry.attempts} attempts`;
+        const reason = retryable
+          ? this.closing ? `${err.message} (the node closed before it could retry)` : `${err.message} (gave up after ${tries})`
+          : err.message;
+        this.stats.failed++;
+        entry.done({ ok: false, error: err, reason, attempts: entry.attempts, code });
+      }
+    }
+    if (this.inFlight === 0) for (const f of this.inFlightSettled.splice(0)) f();
+    if (!this.closing) this.pump();
+    this.changed();
+  }
+
+  /**
+   * Stops taking work: queued and waiting jobs end at once with code "Closed"; in-flight publishes get
+   * `graceMs` to finish, then are aborted. Resolves when every job has ended.
+   */
+  async close(graceMs: number): Promise<void> {
+    this.closing = true;
+    if (this.resumeTimer !== undefined) this.clock.clearTimeout(this.resumeTimer);
+    this.resumeTimer = undefined;
+    const pending = [...this.waiting, ...this.ready.splice(0)];
+    for (const e of this.waiting) if (e.timer !== undefined) this.clock.clearTimeout(e.timer);
+    this.waiting.clear();
+    for (const e of pending) {
+      const reason = e.attempts > 0
+        ? `the node closed while the message waited for retry ${e.attempts} (last error: ${this.stats.lastErrorCode ?? 'unknown'})`
+        : 'the node closed before the message could be published';
+      this.fail(e, 'Closed', reason);
+    }
+    if (this.inFlight === 0) return;
+    const drained = new Promise<void>((resolve) => this.inFlightSettled.push(resolve));
+    let timer: unknown;
+    const timedOut = new Promise<'timeout'>((resolve) => {
+      timer = this.clock.setTimeout(() => resolve('timeout'), graceMs);
+    });
+    const first = await Promise.race([drained, timedOut]);
+    this.clock.clearTimeout(timer);
+    if (first === 'timeout') {
+      this.o.abort?.();
+      await drained;
+    }
+  }
+}

@@ -6,7 +6,7 @@ import { FUNCTION_SPECS, suggestFunction, type ArgKind } from './functions';
 import { parseSql } from './parser';
 import {
   type Compiled, constant, type Ctx, finite, type Fn, isPlainObject, now, raw, setKey, sqlCompare, sqlEquals,
-  toNum, UNSET,
+  toNum, UNSET, intern,
 } from './runtime';
 import { compileTopicFilter, TopicFilterError } from './topic';
 import { isRawAlink, parseTslPayload } from './tsl';
@@ -17,7 +17,7 @@ import {
 export const DEFAULT_TIMEZONE = 'Asia/Shanghai';
 
 type Item =
-  | { kind: 0; key: string; fn: Fn }
+  | { kind: 0; key: string; fn: Fn; src?: string }
   | { kind: 1 }
   | { kind: 2; names: string[] | null };
 
@@ -54,7 +54,8 @@ function inherited(key: string): boolean {
 }
 
 /** A getter for a path on the (plain-object) payload, specialised for the common short string paths. */
-function pathGetter(segs: readonly PathSegment[]): Fn {
+function pathGetter(path: readonly PathSegment[]): Fn {
+  const segs = path.map((s) => (typeof s === 'string' ? intern(s) : s));
   if (segs.length === 0) return (c) => c.payload;
   const allSafeStrings = segs.every((s) => typeof s === 'string' && !inherited(s));
   if (allSafeStrings) {
@@ -131,7 +132,7 @@ class Compiler {
 
   expr(e: Expr, inWhere: boolean): Compiled {
     switch (e.k) {
-      case 'lit': return constant(e.value);
+      case 'lit': return constant(typeof e.value === 'string' ? intern(e.value) : e.value);
       case 'path': return this.path(e, inWhere);
       case 'star':
         return fail("'*' is only allowed as a SELECT item or as the argument of to_base64(*) / to_hex(*)", e.pos);
@@ -162,7 +163,7 @@ class Compiler {
       }
       case 'in': {
         const a = this.expr(e.arg, inWhere);
-        const list = e.list.map((x) => (x as { value: unknown }).value);
+        const list = e.list.map((x) => { const v = (x as { value: unknown }).value; return typeof v === 'string' ? intern(v) : v; });
         const exact = new Set(list);
         return this.fold([a], (c) => {
           const v = a.fn(c);
@@ -204,7 +205,7 @@ class Compiler {
       let slot = this.slotOf.get(index);
       if (slot === undefined) { slot = this.slotOf.size; this.slotOf.set(index, slot); }
       const s = slot;
-      const rest = segs.slice(1);
+      const rest = segs.slice(1).map((x) => (typeof x === 'string' ? intern(x) : x));
       const fromPayload = get;
       const selectFns = this.selectFns;
       get = (c) => {
@@ -219,7 +220,8 @@ class Compiler {
       const inner = get;
       return { fn: (c) => { const v = inner(c); return v === undefined ? undefined : [v]; }, isConst: false };
     }
-    return { fn: get, isConst: false };
+    return { fn: get, isConst: false, key: segs.length === 1 && typeof first === 'string'
+      && !inherited(first) && !(inWhere && this.aliases.has(first)) ? intern(first) : undefined };
   }
 
   call(e: Extract<Expr, { k: 'call' }>, inWhere: boolean, selectTop = false): Compiled {
@@ -319,10 +321,11 @@ class Compiler {
           const eq = sqlEquals(l(c), r(c));
           return eq === undefined ? undefined : !eq;
         });
-      case '<': return this.compare(L, R, (d) => d < 0);
-      case '<=': return this.compare(L, R, (d) => d <= 0);
-      case '>': return this.compare(L, R, (d) => d > 0);
-      case '>=': return this.compare(L, R, (d) => d >= 0);
+      case '<':
+      case '<=':
+      case '>':
+      case '>=':
+        return this.compare(L, R, e.op);
       case '+': return this.arith(L, R, (a, b) => a + b);
       case '-': return this.arith(L, R, (a, b) => a - b);
       case '*': return this.arith(L, R, (a, b) => a * b);
@@ -331,22 +334,38 @@ class Compiler {
     }
   }
 
-  compare(L: Compiled, R: Compiled, test: (d: number) => boolean): Compiled {
+  compare(L: Compiled, R: Compiled, op: '<' | '<=' | '>' | '>='): Compiled {
     const l = L.fn;
     const r = R.fn;
     if (R.isConst && typeof R.value === 'number') {
+      // Field vs number constant, the common WHERE shape: one closure per operator keeps each call site simple.
       const k = R.value;
-      return this.fold([L, R], (c) => {
-        const a = l(c);
-        if (typeof a === 'number') return test(a - k);
+      const key = L.key;
+      const slow = (a: unknown): boolean | undefined => {
         const d = sqlCompare(a, k);
-        return d === undefined ? undefined : test(d);
-      });
+        return d === undefined ? undefined : op === '<' ? d < 0 : op === '<=' ? d <= 0 : op === '>' ? d > 0 : d >= 0;
+      };
+      if (key !== undefined) {
+        switch (op) {
+          case '<': return { fn: (c) => { const a = (c.payload as Record<string, unknown>)[key]; return typeof a === 'number' ? a < k : slow(a); }, isConst: false };
+          case '<=': return { fn: (c) => { const a = (c.payload as Record<string, unknown>)[key]; return typeof a === 'number' ? a <= k : slow(a); }, isConst: false };
+          case '>': return { fn: (c) => { const a = (c.payload as Record<string, unknown>)[key]; return typeof a === 'number' ? a > k : slow(a); }, isConst: false };
+          case '>=': return { fn: (c) => { const a = (c.payload as Record<string, unknown>)[key]; return typeof a === 'number' ? a >= k : slow(a); }, isConst: false };
+        }
+      }
+      switch (op) {
+        case '<': return this.fold([L, R], (c) => { const a = l(c); return typeof a === 'number' ? a < k : slow(a); });
+        case '<=': return this.fold([L, R], (c) => { const a = l(c); return typeof a === 'number' ? a <= k : slow(a); });
+        case '>': return this.fold([L, R], (c) => { const a = l(c); return typeof a === 'number' ? a > k : slow(a); });
+        case '>=': return this.fold([L, R], (c) => { const a = l(c); return typeof a === 'number' ? a >= k : slow(a); });
+      }
     }
-    return this.fold([L, R], (c) => {
-      const d = sqlCompare(l(c), r(c));
-      return d === undefined ? undefined : test(d);
-    });
+    switch (op) {
+      case '<': return this.fold([L, R], (c) => { const d = sqlCompare(l(c), r(c)); return d === undefined ? undefined : d < 0; });
+      case '<=': return this.fold([L, R], (c) => { const d = sqlCompare(l(c), r(c)); return d === undefined ? undefined : d <= 0; });
+      case '>': return this.fold([L, R], (c) => { const d = sqlCompare(l(c), r(c)); return d === undefined ? undefined : d > 0; });
+      default: return this.fold([L, R], (c) => { const d = sqlCompare(l(c), r(c)); return d === undefined ? undefined : d >= 0; });
+    }
   }
 
   arith(L: Compiled, R: Compiled, op: (a: number, b: number) => number): Compiled {
@@ -492,7 +511,7 @@ export function compileRule(sql: string, options: CompileOptions = {}): Compiled
     }
     const compiled = cc.expr(e, false);
     cc.selectFns.push(compiled.fn);
-    return { kind: 0, key: cc.keyOf(item), fn: compiled.fn } as Item;
+    return { kind: 0, key: intern(cc.keyOf(item)), fn: compiled.fn, src: compiled.key } as Item;
   });
 
   // WHERE (after SELECT, so alias fallbacks can reach the SELECT closures)
@@ -520,9 +539,13 @@ export function compileRule(sql: string, options: CompileOptions = {}): Compiled
   const rawStar = binary && starIndex >= 0;
   const onlyValues = items.every((i) => i.kind === 0);
   const valueItems = items.filter((i): i is Extract<Item, { kind: 0 }> => i.kind === 0);
-  const keys = valueItems.map((i) => i.key);
+  const keys = valueItems.map((i) => intern(i.key));
   const fns = valueItems.map((i) => i.fn);
+  const srcs = valueItems.map((i) => i.src);
   const protoKey = keys.includes('__proto__');
+  const vals = new Array<unknown>(fns.length).fill(undefined);
+  const template: Record<string, unknown> = {};
+  if (!protoKey) for (const k of keys) template[k] = null;
   const nItems = items.length;
   const nValues = fns.length;
 
@@ -533,14 +556,30 @@ export function compileRule(sql: string, options: CompileOptions = {}): Compiled
   let lastTz = '';
 
   function select(c: Ctx): Record<string, unknown> {
-    const out: Record<string, unknown> = {};
     if (onlyValues && !protoKey) {
+      const out: Record<string, unknown> = {};
+      // Fill a copy of a template that already has every key (so the stores change no object shape); only
+      // when a value is missing, build the object key by key instead, leaving the missing keys out.
+      const p = c.payload as Record<string, unknown>;
+      let complete = true;
       for (let i = 0; i < nValues; i++) {
-        const v = fns[i](c);
+        const src = srcs[i];
+        const v = src !== undefined ? p[src] : fns[i](c);
+        vals[i] = v;
+        if (v === undefined) complete = false;
+      }
+      if (complete) {
+        const o = { ...template };
+        for (let i = 0; i < nValues; i++) o[keys[i]] = vals[i];
+        return o;
+      }
+      for (let i = 0; i < nValues; i++) {
+        const v = vals[i];
         if (v !== undefined) out[keys[i]] = v;
       }
       return out;
     }
+    const out: Record<string, unknown> = {};
     for (let i = 0; i < nItems; i++) {
       const it = items[i];
       if (it.kind === 0) {
@@ -597,10 +636,10 @@ export function compileRule(sql: string, options: CompileOptions = {}): Compiled
         } else if (p === undefined) {
           return { outcome: 'dropped', reason: 'The message has no payload' };
         }
-        if (!isPlainObject(p)) {
+        if (typeof p !== 'object' || p === null || Array.isArray(p) || p instanceof Uint8Array) {
           return { outcome: 'dropped', reason: `Payload is ${describeValue(p)}, not a JSON object; a JSON rule needs an object` };
         }
-        if (topic.startsWith('/sys/') && isRawAlink(p)) {
+        if ((p as { method?: unknown }).method !== undefined && topic.startsWith('/sys/') && isRawAlink(p)) {
           p = parseTslPayload(topic, p, { productKey: message.productKey, deviceName: message.deviceName, now: now(c) });
         }
         c.payload = p;

@@ -36,6 +36,14 @@ export interface FunctionSpec {
 function math1(f: (x: number) => number) {
   return (args: Compiled[]): Fn => {
     const a = args[0].fn;
+    const key = args[0].key;
+    if (key !== undefined) {
+      return (c) => {
+        const v = (c.payload as Record<string, unknown>)[key];
+        const x = typeof v === 'number' ? v : toNum(v);
+        return x === undefined ? undefined : finite(f(x));
+      };
+    }
     return (c) => {
       const v = a(c);
       const x = typeof v === 'number' ? v : toNum(v);
@@ -60,6 +68,14 @@ function math2(f: (x: number, y: number) => number) {
 function text1(f: (s: string) => unknown) {
   return (args: Compiled[]): Fn => {
     const a = args[0].fn;
+    const key = args[0].key;
+    if (key !== undefined) {
+      return (c) => {
+        const v = (c.payload as Record<string, unknown>)[key];
+        const s = typeof v === 'string' ? v : toText(v);
+        return s === undefined ? undefined : f(s);
+      };
+    }
     return (c) => {
       const s = toText(a(c));
       return s === undefined ? undefined : f(s);

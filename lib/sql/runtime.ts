@@ -23,6 +23,8 @@ export interface Compiled {
   fn: Fn;
   isConst: boolean;
   value?: unknown;
+  /** Set when the expression is a plain top-level payload field: its (interned) name, for direct reads. */
+  key?: string;
 }
 
 export const UNSET: unique symbol = Symbol('unset');
@@ -116,4 +118,14 @@ export function isPlainObject(v: unknown): v is Record<string, unknown> {
 export function setKey(out: Record<string, unknown>, key: string, v: unknown): void {
   if (key === '__proto__') Object.defineProperty(out, key, { value: v, enumerable: true, writable: true, configurable: true });
   else out[key] = v;
+}
+
+/**
+ * The internalized copy of a string. Keys cut out of the SQL text are sliced strings; property access with them
+ * would re-internalize on every message, so the compiler interns every key once.
+ */
+export function intern(s: string): string {
+  const o: Record<string, number> = {};
+  o[s] = 1;
+  return Object.keys(o)[0] ?? s;
 }

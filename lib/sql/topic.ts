@@ -88,20 +88,41 @@ export function compileTopicFilter(filter: string): TopicMatcher {
   const hashLast = levels[levels.length - 1] === '#';
   const fixed = hashLast ? levels.slice(0, -1) : levels;
   const n = fixed.length;
-  return (topic: string): boolean => {
-    if (typeof topic !== 'string') return false;
+  const match = (topic: string): boolean => {
+    const len = topic.length;
     let pos = 0;
     for (let i = 0; i < n; i++) {
-      if (pos > topic.length) return false; // ran out of levels
-      let end = topic.indexOf('/', pos);
-      if (end < 0) end = topic.length;
+      if (pos > len) return false; // ran out of levels
       const want = fixed[i];
-      if (want !== '+') {
-        if (end - pos !== want.length || !topic.startsWith(want, pos)) return false;
+      if (want === '+') {
+        while (pos < len && topic.charCodeAt(pos) !== 47) pos++;
+      } else {
+        const wl = want.length;
+        if (pos + wl > len) return false;
+        for (let j = 0; j < wl; j++) if (topic.charCodeAt(pos + j) !== want.charCodeAt(j)) return false;
+        pos += wl;
+        if (pos < len && topic.charCodeAt(pos) !== 47) return false;
       }
-      pos = end + 1;
+      pos++; // skip '/'
     }
     if (hashLast) return true; // `a/#` matches `a` itself and everything below
-    return pos === topic.length + 1;
+    return pos === len + 1;
+  };
+  // Messages come in runs from the same devices: remember the last answers.
+  const cache = new Map<string, boolean>();
+  let lastTopic = '';
+  let lastResult = false;
+  return (topic: string): boolean => {
+    if (topic === lastTopic) return lastResult;
+    let r = cache.get(topic);
+    if (r === undefined) {
+      if (typeof topic !== 'string') return false;
+      r = match(topic);
+      if (cache.size >= 4096) cache.clear();
+      cache.set(topic, r);
+    }
+    lastTopic = topic;
+    lastResult = r;
+    return r;
   };
 }

@@ -24,7 +24,10 @@ describe('conformance: refusals', () => {
       const err = refuses(sql, [['devicename']], /Unknown function 'devicename'/);
       assert.equal(err.line, 1);
       assert.equal(err.column, 8);
-      assert.match(err.message, /did you mean deviceName\(\)\?/);
+      assert.equal(err.message, "Unknown function 'devicename' at 1:8 — did you mean deviceName()?");
+      assert.equal(err.problem, "Unknown function 'devicename'");
+      assert.equal(err.hint, 'did you mean deviceName()?');
+      assert.equal(err.name, 'SqlError');
     });
     const wrongCase: Array<[string, string]> = [
       ['TO_BASE64(*)', 'to_base64'],

@@ -2,7 +2,7 @@
 export { MnsClient, type MnsClientOptions, type CredentialSource, type PublishResult, type ReceivedMessage, type DeleteFailure, type ChangeVisibilityResult } from './client';
 export { MnsError, isRetryableCode, type MnsErrorSource } from './errors';
 export { mnsEndpoint, type EndpointOptions, type MnsNetwork } from './endpoint';
-export { ALIBABA_RETRY, ManualClock, parseRetryPolicy, retryDelay, systemClock, type Clock, type RetryPolicy } from './retry';
+export { ALIBABA_RETRY, ManualClock, flushMicrotasks, parseRetryPolicy, retryDelay, systemClock, type Clock, type RetryPolicy } from './retry';
 export { Publisher, type PublishJob, type PublishOutcome, type PublisherOptions, type PublisherState } from './publisher';
 export {
   MAX_BODY_BYTES,

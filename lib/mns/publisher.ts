@@ -61,8 +61,10 @@ export class Publisher {
   private readonly waiting = new Set<Entry>();
   private inFlight = 0;
   private readonly inFlightSettled: Array<() => void> = [];
-  private pausedUntil = 0;
-  private resumeTimer: unknown;
+  /** A retryable failure happened and no publish has succeeded since. */
+  private failing = false;
+  /** In-flight publishes that are retries. */
+  private inFlightRetries = 0;
   private closing = false;
   private readonly concurrency: number;
   private readonly queueLimit: number;
@@ -89,8 +91,7 @@ export class Publisher {
   state(): PublisherState {
     let next: number | undefined;
     for (const e of this.waiting) if (e.dueAt !== undefined && (next === undefined || e.dueAt < next)) next = e.dueAt;
-    const paused = this.pausedUntil > this.clock.now();
-    if (paused && this.ready.length > 0 && (next === undefined || this.pausedUntil < next)) next = this.pausedUntil;
+    const paused = this.isPaused();
     return {
       queued: this.ready.length,
       inFlight: this.inFlight,
@@ -137,30 +138,26 @@ export class Publisher {
     this.changed();
   }
 
+  /**
+   * While MNS keeps failing, the messages being retried are the probes: fresh messages wait (keeping their
+   * retries) until a publish succeeds, or until no probe is left.
+   */
+  private isPaused(): boolean {
+    return this.failing && (this.waiting.size > 0 || this.inFlightRetries > 0);
+  }
+
   private pump(): void {
     while (this.inFlight < this.concurrency && this.ready.length > 0) {
       const head = this.ready[0];
-      const now = this.clock.now();
-      if (head.attempts === 0 && this.pausedUntil > now) {
-        this.scheduleResume(this.pausedUntil - now);
-        return;
-      }
+      if (head.attempts === 0 && this.isPaused()) return;
       this.ready.shift();
       this.start(head);
     }
   }
 
-  private scheduleResume(ms: number): void {
-    if (this.resumeTimer !== undefined || this.closing) return;
-    this.resumeTimer = this.clock.setTimeout(() => {
-      this.resumeTimer = undefined;
-      this.pump();
-      this.changed();
-    }, ms);
-  }
-
   private start(entry: Entry): void {
     this.inFlight++;
+    if (entry.attempts > 0) this.inFlightRetries++;
     entry.attempts++;
     let promise: Promise<PublishResult>;
     try {
@@ -176,9 +173,10 @@ export class Publisher {
 
   private settle(entry: Entry, r: { ok: true; result: PublishResult } | { ok: false; error: Error }): void {
     this.inFlight--;
+    if (entry.attempts > 1) this.inFlightRetries--;
     if (r.ok) {
       this.stats.published++;
-      this.pausedUntil = 0;
+      this.failing = false;
       entry.done({ ok: true, result: r.result, attempts: entry.attempts });
     } else {
       const err = r.error;
@@ -189,7 +187,7 @@ export class Publisher {
       if (retryable && !this.closing && entry.attempts <= this.retry.retries) {
         const delay = retryDelay(this.retry, entry.attempts, this.random);
         const dueAt = this.clock.now() + delay;
-        this.pausedUntil = Math.max(this.pausedUntil, dueAt);
+        this.failing = true;
         this.stats.retries++;
         entry.dueAt = dueAt;
         this.waiting.add(entry);
@@ -221,8 +219,6 @@ export class Publisher {
    */
   async close(graceMs: number): Promise<void> {
     this.closing = true;
-    if (this.resumeTimer !== undefined) this.clock.clearTimeout(this.resumeTimer);
-    this.resumeTimer = undefined;
     const pending = [...this.waiting, ...this.ready.splice(0)];
     for (const e of this.waiting) if (e.timer !== undefined) this.clock.clearTimeout(e.timer);
     this.waiting.clear();

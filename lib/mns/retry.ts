@@ -77,6 +77,7 @@ export class ManualClock implements Clock {
   /** Moves time forward, firing due timers one by one (awaiting microtasks between them). */
   async advance(ms: number): Promise<void> {
     const end = this.t + ms;
+    await flushMicrotasks();
     for (;;) {
       let next: [number, { at: number; fn: () => void }] | undefined;
       for (const e of this.timers) if (e[1].at <= end && (!next || e[1].at < next[1].at)) next = e;

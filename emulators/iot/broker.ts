@@ -7,7 +7,7 @@ import { createServer as createTcpServer, type AddressInfo, type Server as TcpSe
 import type { Duplex } from 'node:stream';
 import { timingSafeEqual } from 'node:crypto';
 import { WebSocketServer, createWebSocketStream } from 'ws';
-import type { Aedes, AedesPublishPacket, Client, ConnectPacket, PublishPacket, Subscription } from 'aedes' with { 'resolution-mode': 'import' };
+import type { Aedes, AedesPublishPacket, Client, ConnectPacket, PublishPacket, Subscription, UnsubscribePacket } from 'aedes' with { 'resolution-mode': 'import' };
 import { CONNACK, expectedPassword, readDeviceClaim, samePassword } from './auth';
 import { devicePublishAllowed, deviceSubscribeAllowed } from './acl';
 import type { DeviceRegistry } from './registry';
@@ -94,6 +94,8 @@ export class IotBroker {
   private readonly sessions = new Map<Client, DeviceSession>();
   private readonly recent = new Map<string, RecordedMessage[]>();
   private readonly refusalLog: Refusal[] = [];
+  /** Shared subscriptions ($share/<group>/<filter>), which aedes lacks: filter → group → members. */
+  private readonly shared = new Map<string, Map<string, Set<Client>>>();
   private readonly opts: Required<Omit<IotBrokerOptions, 'application'>> & { application?: ApplicationAccount };
   private stopped = false;
 
@@ -124,8 +126,9 @@ export class IotBroker {
       authenticate: (client, username, password, done) => this.authenticate(client, username, password, done),
       authorizePublish: (client, packet, done) => this.authorizePublish(client, packet, done),
       authorizeSubscribe: (client, sub, done) => this.authorizeSubscribe(client, sub, done),
-      authorizeForward: (_client, packet) => (packet.topic.startsWith(DROP_PREFIX) ? null : packet),
+      authorizeForward: (client, packet) => this.authorizeForward(client, packet),
     });
+    this.aedes.on('unsubscribe', (filters, client) => this.leaveShared(client, filters));
     this.aedes.on('clientDisconnect', (client) => this.onGone(client));
     this.aedes.on('publish', (packet, client) => this.record(packet, client));
     // Errors of single connections are expected (kicks, resets); they must not crash the emulator.
@@ -205,7 +208,10 @@ export class IotBroker {
     }
     const client = this.aedes.handle(stream, req);
     this.info.set(client, { transport, clientIp: clientIp.replace(/^::ffff:/, '') });
-    stream.on('close', () => this.onGone(client));
+    stream.on('close', () => {
+      this.onGone(client);
+      this.leaveShared(client);
+    });
   }
 
   private refuse(refusal: Omit<Refusal, 'at'>): void {
@@ -325,6 +331,22 @@ export class IotBroker {
   private authorizeSubscribe(client: Client, sub: Subscription, done: (err: Error | null, sub?: Subscription | null) => void): void {
     const identity = this.info.get(client)?.identity;
     if (identity?.kind !== 'device') {
+      const share = /^\$share\/([^/+#]+)\/(.+)$/.exec(sub.topic);
+      if (sub.topic.startsWith('$share/') && !share) {
+        this.refuse({ kind: 'subscribe', mqttClientId: client.id, topic: sub.topic, returnCode: 0x80, reason: 'shared subscription must be $share/<group>/<filter>' });
+        done(null, null);
+        return;
+      }
+      if (share) {
+        const [, group, filter] = share;
+        const groups = this.shared.get(filter) ?? new Map<string, Set<Client>>();
+        this.shared.set(filter, groups);
+        const members = groups.get(group) ?? new Set<Client>();
+        groups.set(group, members);
+        members.add(client);
+        done(null, { ...sub, topic: filter });
+        return;
+      }
       done(null, sub);
       return;
     }
@@ -340,6 +362,36 @@ export class IotBroker {
       reason: `device ${identity.productKey}/${identity.deviceName} may not subscribe to ${sub.topic}`,
     });
     done(null, null); // SUBACK 0x80 for this filter; the connection stays
+  }
+
+  /** Drops refused device publishes; delivers a message of a shared subscription to one member of each group. */
+  private authorizeForward(client: Client, packet: AedesPublishPacket): AedesPublishPacket | null {
+    if (packet.topic.startsWith(DROP_PREFIX)) return null;
+    let sharedMatch = false;
+    for (const [filter, groups] of this.shared) {
+      if (!filterMatches(filter, packet.topic)) continue;
+      for (const members of groups.values()) {
+        if (!members.has(client)) continue;
+        sharedMatch = true;
+        const ordered = [...members].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+        if (ordered[packet.brokerCounter % ordered.length] === client) return packet;
+      }
+    }
+    return sharedMatch ? null : packet;
+  }
+
+  private leaveShared(client: Client, filters?: string[]): void {
+    for (const [filter, groups] of this.shared) {
+      for (const [group, members] of groups) {
+        if (filters && !filters.includes(`$share/${group}/${filter}`)) continue;
+        if (!members.delete(client)) continue;
+        if (members.size === 0) groups.delete(group);
+        if (filters && ![...groups.values()].some((m) => m.has(client)) && !client.closed) {
+          client.unsubscribe({ cmd: 'unsubscribe', unsubscriptions: [filter] } as UnsubscribePacket, () => undefined);
+        }
+      }
+      if (groups.size === 0) this.shared.delete(filter);
+    }
   }
 
   private online(client: Client): void {
@@ -431,6 +483,18 @@ export class IotBroker {
         : { code: 460, data: {}, id: id ?? '0', message: 'request parameter error', version: '1.0' };
     this.publish(`${entry.topic}_reply`, Buffer.from(JSON.stringify(reply)), 0).catch(() => undefined);
   }
+}
+
+/** MQTT topic-filter matching (+ one level, # the rest); wildcards at the first level skip $-topics. */
+export function filterMatches(filter: string, topic: string): boolean {
+  const f = filter.split('/');
+  const t = topic.split('/');
+  if (topic.startsWith('$') && (f[0] === '+' || f[0] === '#')) return false;
+  for (let i = 0; i < f.length; i++) {
+    if (f[i] === '#') return true;
+    if (i >= t.length || (f[i] !== '+' && f[i] !== t[i])) return false;
+  }
+  return f.length === t.length;
 }
 
 /** Drops keys whose value is undefined, so that they do not override defaults. */

@@ -205,6 +205,52 @@ describe('local IoT platform: MQTT broker with device login', () => {
     assert.equal(platform.recentMessages(`/${PK}/sensor01/user/up`)[0].from, d1.options.clientId);
   });
 
+  it('splits a $share/<group>/ subscription of the application account: each message reaches one member', async () => {
+    const a = await app();
+    const b = await connectClient(platform.mqttUrl, { clientId: 'app-2', ...APP });
+    const plain = await connectClient(platform.mqttUrl, { clientId: 'app-3', ...APP });
+    clients.push(b, plain);
+    const filter = `/${PK}/+/user/up`;
+    await a.subscribeAsync(`$share/nodered/${filter}`);
+    await b.subscribeAsync(`$share/nodered/${filter}`);
+    await plain.subscribeAsync(filter);
+    const got = { a: [] as string[], b: [] as string[], plain: [] as string[] };
+    a.on('message', (_t, p) => got.a.push(p.toString()));
+    b.on('message', (_t, p) => got.b.push(p.toString()));
+    const all = new Promise<void>((resolve) =>
+      plain.on('message', (_t, p) => {
+        got.plain.push(p.toString());
+        if (got.plain.length === 10) resolve();
+      }),
+    );
+    const dev = await connectClient(platform.mqttUrl, login1());
+    clients.push(dev);
+    for (let i = 0; i < 10; i++) await dev.publishAsync(`/${PK}/sensor01/user/up`, String(i), { qos: 1 });
+    await all;
+    // A round trip to each member proves their deliveries are in.
+    for (const c of [a, b]) {
+      const marker = nextMessage(c, '/marker');
+      await c.subscribeAsync('/marker');
+      await c.publishAsync('/marker', 'x', { qos: 1 });
+      await marker;
+    }
+    const shared = [...got.a, ...got.b].filter((m) => m !== 'x');
+    assert.deepEqual(shared.sort(), got.plain.slice().sort(), 'each message once across the group');
+    assert.ok(got.a.some((m) => m !== 'x') && got.b.some((m) => m !== 'x'), 'both members get a share');
+
+    // Leaving the group with the $share name really unsubscribes.
+    await a.unsubscribeAsync(`$share/nodered/${filter}`);
+    got.b.length = 0;
+    const toB = new Promise<void>((resolve) => b.on('message', () => got.b.length === 3 && resolve()));
+    for (let i = 0; i < 3; i++) await dev.publishAsync(`/${PK}/sensor01/user/up`, `after${i}`, { qos: 1 });
+    await toB;
+    assert.deepEqual(got.b, ['after0', 'after1', 'after2']);
+    const marker = nextMessage(a, '/marker');
+    await a.publishAsync('/marker', 'y', { qos: 1 });
+    await marker;
+    assert.ok(!got.a.some((m) => m.startsWith('after')), 'the member that left gets nothing more');
+  });
+
   it('refuses the application account with a wrong password', async () => {
     assert.equal(await refusalCode(platform.mqttUrl, { clientId: 'app-x', username: APP.username, password: 'nope' }), 5);
   });

@@ -198,6 +198,34 @@ describe('conformance: refusals', () => {
     }
   });
 
+  describe('positions on later lines and after non-ASCII text', () => {
+    const cases: Array<[string, Array<[string, number?]>, object?]> = [
+      [`SELECT a,\n       b\nFROM ${FROM}\nWHERE a > 1\nGROUP BY a`, [['GROUP']]],
+      [`SELECT\n  CASE a WHEN 1 THEN\n    CASE b WHEN 2 THEN 'x' END\n  END AS r\nFROM ${FROM}`, [['CASE', 1]]],
+      [`SELECT *\nFROM "/${PK}/d/user/#/more"`, [[`"/${PK}/d/user/#/more"`], ['#']]],
+      [`SELECT to_hex(*) AS h\nFROM "/${PK}/+/user/bin"\nWHERE  level > 3`, [['level']], { dataType: 'BINARY' }],
+      [`SELECT *\nFROM ${FROM}\nWHERE a = 1 AND\n      b != 2`, [['!=']], { strict: true }],
+      [`SELECT '温度传感器' AS label, upper(x) AS u, Lower(y) AS l FROM ${FROM}`, [['Lower']]],
+      [`SELECT '温度'\n,  substring(true, 1) AS s FROM ${FROM}`, [['true'], ['substring']]],
+    ];
+    for (const [sql, at, options] of cases) {
+      it(`refuses at ${at.map(([t]) => t).join(' or ')}: ${JSON.stringify(sql.replace(FROM, '…'))}`, () => {
+        refuses(sql, at, undefined, options ?? {});
+      });
+    }
+  });
+
+  describe('SQL cannot reach JavaScript', () => {
+    for (const sql of [
+      `SELECT constructor.constructor('return process')() AS x FROM ${FROM}`,
+      `SELECT a FROM ${FROM} WHERE process.exit(1)`,
+      `SELECT require('fs') AS x FROM ${FROM}`,
+      `SELECT eval('1') AS x FROM ${FROM}`,
+    ]) {
+      it(`refuses ${sql.replace(FROM, '…')}`, () => refusesSomewhere(sql));
+    }
+  });
+
   describe('a refusal never happens at evaluate time', () => {
     it('compileRule throws before any message; a valid rule never throws on evaluate', () => {
       const rule = compileRule(`SELECT abs(t) AS a FROM ${FROM}`);

@@ -208,7 +208,7 @@ const SPECS: FunctionSpec[] = [
     },
   },
   {
-    name: 'cos', signature: 'cos(number)', description: 'Cosine.', min: 1, max: 1, args: ['num'], pure: true,
+    name: 'cos', signature: 'cos(number)', description: 'Cosine of an angle in radians.', min: 1, max: 1, args: ['num'], pure: true,
     build: math1(Math.cos),
   },
   {
@@ -360,7 +360,7 @@ const SPECS: FunctionSpec[] = [
     },
   },
   {
-    name: 'sin', signature: 'sin(number)', description: 'Sine.', min: 1, max: 1, args: ['num'], pure: true,
+    name: 'sin', signature: 'sin(number)', description: 'Sine of an angle in radians.', min: 1, max: 1, args: ['num'], pure: true,
     build: math1(Math.sin),
   },
   {
@@ -368,7 +368,7 @@ const SPECS: FunctionSpec[] = [
     pure: true, build: math1(Math.sinh),
   },
   {
-    name: 'tan', signature: 'tan(number)', description: 'Tangent.', min: 1, max: 1, args: ['num'], pure: true,
+    name: 'tan', signature: 'tan(number)', description: 'Tangent of an angle in radians.', min: 1, max: 1, args: ['num'], pure: true,
     build: math1(Math.tan),
   },
   {

@@ -8,7 +8,7 @@ import type { Duplex } from 'node:stream';
 import { timingSafeEqual } from 'node:crypto';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import type { Aedes, AedesPublishPacket, Client, ConnectPacket, PublishPacket, Subscription, UnsubscribePacket } from 'aedes' with { 'resolution-mode': 'import' };
-import { CONNACK, expectedPassword, readDeviceClaim, samePassword } from './auth';
+import { CONNACK, expectedPassword, parseMqttClientId, readDeviceClaim, samePassword } from './auth';
 import { devicePublishAllowed, deviceSubscribeAllowed } from './acl';
 import type { DeviceRegistry } from './registry';
 
@@ -75,6 +75,8 @@ interface ConnectionInfo {
   transport: 'tcp' | 'ws';
   clientIp: string;
   connect?: ConnectPacket;
+  /** The client ID as the client sent it (a device's is replaced by its identity for session keeping). */
+  originalClientId?: string;
   identity?: Kind;
   kicked?: boolean;
 }
@@ -214,6 +216,11 @@ export class IotBroker {
     });
   }
 
+  /** The client ID the client sent. */
+  private idOf(client: Client): string {
+    return this.info.get(client)?.originalClientId ?? client.id;
+  }
+
   private refuse(refusal: Omit<Refusal, 'at'>): void {
     const entry = { at: Date.now(), ...refusal };
     this.refusalLog.push(entry);
@@ -223,7 +230,17 @@ export class IotBroker {
 
   private preConnect(client: Client, packet: ConnectPacket, done: (err: Error | null, ok: boolean) => void): void {
     const info = this.info.get(client);
-    if (info) info.connect = packet;
+    if (info) {
+      info.connect = packet;
+      info.originalClientId = packet.clientId;
+    }
+    // The platform keeps one session per device, whatever the timestamp in the clientId: key aedes' session
+    // (persistent subscriptions, queued QoS 1, duplicate-ID takeover) on productKey/deviceName.
+    const device = parseMqttClientId(packet.clientId ?? '');
+    const amp = packet.username?.indexOf('&') ?? -1;
+    if (device && packet.username && amp > 0) {
+      packet.clientId = `iot-device:${packet.username.slice(amp + 1)}/${packet.username.slice(0, amp)}`;
+    }
     done(null, true);
   }
 
@@ -235,7 +252,7 @@ export class IotBroker {
   ): void {
     const info = this.info.get(client);
     const packet = info?.connect;
-    const mqttClientId = packet?.clientId ?? client.id ?? '';
+    const mqttClientId = info?.originalClientId ?? client.id ?? '';
     const deny = (returnCode: number, reason: string): void => {
       this.refuse({ kind: 'connect', mqttClientId, returnCode, reason });
       done(Object.assign(new Error(reason), { returnCode }), false);
@@ -317,7 +334,7 @@ export class IotBroker {
       return;
     }
     const reason = `device ${identity.productKey}/${identity.deviceName} may not publish to ${packet.topic}`;
-    this.refuse({ kind: 'publish', mqttClientId: client.id, topic: packet.topic, reason });
+    this.refuse({ kind: 'publish', mqttClientId: this.idOf(client), topic: packet.topic, reason });
     if (this.opts.forbiddenPublish === 'disconnect') {
       done(new Error(reason));
       return;
@@ -333,7 +350,7 @@ export class IotBroker {
     if (identity?.kind !== 'device') {
       const share = /^\$share\/([^/+#]+)\/(.+)$/.exec(sub.topic);
       if (sub.topic.startsWith('$share/') && !share) {
-        this.refuse({ kind: 'subscribe', mqttClientId: client.id, topic: sub.topic, returnCode: 0x80, reason: 'shared subscription must be $share/<group>/<filter>' });
+        this.refuse({ kind: 'subscribe', mqttClientId: this.idOf(client), topic: sub.topic, returnCode: 0x80, reason: 'shared subscription must be $share/<group>/<filter>' });
         done(null, null);
         return;
       }
@@ -356,7 +373,7 @@ export class IotBroker {
     }
     this.refuse({
       kind: 'subscribe',
-      mqttClientId: client.id,
+      mqttClientId: this.idOf(client),
       topic: sub.topic,
       returnCode: 0x80,
       reason: `device ${identity.productKey}/${identity.deviceName} may not subscribe to ${sub.topic}`,
@@ -398,7 +415,7 @@ export class IotBroker {
     const info = this.info.get(client);
     if (info?.identity?.kind !== 'device' || client.closed || this.sessions.has(client)) return;
     const session: DeviceSession = {
-      mqttClientId: info.connect?.clientId ?? client.id,
+      mqttClientId: info.originalClientId ?? client.id,
       productKey: info.identity.productKey,
       deviceName: info.identity.deviceName,
       transport: info.transport,
@@ -448,7 +465,7 @@ export class IotBroker {
       qos: packet.qos,
       retain: packet.retain,
       at: Date.now(),
-      from: client ? client.id : null,
+      from: client ? this.idOf(client) : null,
     };
     let list = this.recent.get(packet.topic);
     if (!list) {

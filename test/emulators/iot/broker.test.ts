@@ -118,6 +118,21 @@ describe('local IoT platform: MQTT broker with device login', () => {
     assert.equal(first.reconnecting, false);
   });
 
+  it('keeps a persistent session per device across logins with new timestamps (clean off, QoS 1 queued)', async () => {
+    const first = await connectClient(platform.mqttUrl, login1({ timestamp: 1000 }), { clean: false });
+    await first.subscribeAsync(`/${PK}/sensor01/user/get`, { qos: 1 });
+    await first.endAsync();
+    const observer = await app();
+    await observer.publishAsync(`/${PK}/sensor01/user/get`, 'while-away', { qos: 1 });
+
+    let queued: Promise<{ payload: Buffer }> | undefined;
+    const c = await connectClient(platform.mqttUrl, login1({ timestamp: 2000 }), { clean: false }, (client) => {
+      queued = nextMessage(client, `/${PK}/sensor01/user/get`); // listening before the CONNACK arrives
+    });
+    clients.push(c);
+    assert.equal((await queued!).payload.toString(), 'while-away');
+  });
+
   it('publishes online/offline status messages in the spec shape', async () => {
     const observer = await app();
     await observer.subscribeAsync('/as/mqtt/status/#');

@@ -14,7 +14,12 @@ export interface Login {
 }
 
 /** Connects and resolves with the client, or rejects with the CONNACK refusal (err.code = return code). */
-export async function connectClient(url: string, login: Login, extra: IClientOptions = {}): Promise<MqttClient> {
+export async function connectClient(
+  url: string,
+  login: Login,
+  extra: IClientOptions = {},
+  beforeConnect?: (client: MqttClient) => void,
+): Promise<MqttClient> {
   const client = connect(url, {
     clientId: login.clientId,
     username: login.username,
@@ -25,6 +30,7 @@ export async function connectClient(url: string, login: Login, extra: IClientOpt
     connectTimeout: 5000,
     ...extra,
   });
+  beforeConnect?.(client);
   try {
     await Promise.race([
       once(client, 'connect'),

@@ -38,9 +38,6 @@ describe('conformance: edge cases', () => {
       assert.deepEqual(out(`SELECT ".a" AS r FROM ${FROM}`, { a: 5 }), { r: [5] });
     });
     it('"$.a" is the same as a', () => assert.deepEqual(out(`SELECT "$.a" AS r FROM ${FROM}`, { a: { b: 1 } }), { r: { b: 1 } }));
-    it('index into a nested array', () => {
-      assert.deepEqual(out(`SELECT "m[1][0]" AS r FROM ${FROM}`, { m: [[1, 2], [3, 4]] }), { r: 3 });
-    });
     it('a field holding JSON null inside an object stays null', () => {
       assert.deepEqual(out(`SELECT a.b AS r FROM ${FROM}`, { a: { b: null } }), { r: null });
     });

@@ -178,6 +178,7 @@ describe('conformance: refusals', () => {
       [`SELECT round(a) AS c FROM ${FROM}`, [['round']]],
       [`SELECT productKey() AS c FROM ${FROM}`, [['productKey']]],
       [`SELECT * FROM ${FROM} WHERE startswith(a, 'x')`, [['startswith']]],
+      [`SELECT * FROM '/${PK}/+/user/update'`, [[`'/${PK}/+/user/update'`]]], // §1.1: single-quoted FROM is an extension
     ];
     for (const [sql, at] of cases) {
       it(`strict refuses: ${sql.replace(FROM, '…')}`, () => refuses(sql, at, undefined, strict));

@@ -41,6 +41,15 @@ describe('conformance: BINARY rules', () => {
     assert.equal(rule.evaluate({ topic: BIN_TOPIC, payload: bytes }).outcome, 'output');
     assert.equal(rule.evaluate({ topic: `/${PK}/other/user/bin`, payload: bytes }).outcome, 'filtered');
   });
+  it('WHERE may use any function, e.g. topic(2) (§1.4: functions and constants)', () => {
+    const rule = compileRule(`SELECT to_base64(*) AS b FROM ${BIN_FROM} WHERE topic(2) = '${DN}'`, BINARY);
+    assert.deepEqual(plain(rule.evaluate({ topic: BIN_TOPIC, payload: bytes }).output), { b: bytes.toString('base64') });
+    assert.equal(rule.evaluate({ topic: `/${PK}/zz/user/bin`, payload: bytes }).outcome, 'filtered');
+  });
+  it('# on a custom topic works for binary rules', () => {
+    const r = compileRule(`SELECT * FROM "/${PK}/+/user/#"`, BINARY).evaluate({ topic: `/${PK}/${DN}/user/a/b`, payload: bytes });
+    assert.ok(Buffer.isBuffer(r.output) && bytes.equals(r.output));
+  });
   it('a non-matching topic is no-match', () => {
     assert.equal(compileRule(`SELECT * FROM ${BIN_FROM}`, BINARY).evaluate({ topic: TOPIC, payload: bytes }).outcome, 'no-match');
   });

@@ -16,9 +16,11 @@ export type FailureKind =
   /** The socket is destroyed without any response. */
   | 'reset'
   /** No response at all until the client gives up (or the emulator stops). */
-  | 'timeout';
+  | 'timeout'
+  /** The request IS processed (a publish is stored and fanned out), then the socket is destroyed before the answer: the client cannot tell, and a retry duplicates. */
+  | 'lost-response';
 
-export const FAILURE_KINDS: readonly FailureKind[] = ['internal-error', 'service-unavailable', 'bad-gateway', 'throttle', 'throttle-legacy', 'reset', 'timeout'];
+export const FAILURE_KINDS: readonly FailureKind[] = ['internal-error', 'service-unavailable', 'bad-gateway', 'throttle', 'throttle-legacy', 'reset', 'timeout', 'lost-response'];
 
 export interface FailureRule {
   kind: FailureKind;

@@ -64,7 +64,8 @@ export interface MnsEmulator {
   readonly certificatePem: string;
   /**
    * Events: 'request' (every signed API request, with status and error code), 'published', 'enqueued', 'received',
-   * 'deleted', 'long-poll' (a receive is parked waiting), 'delivery' (a fan-out attempt's outcome), 'outage', 'outage-end'.
+   * 'deleted', 'long-poll' (a receive is parked waiting), 'delivery' (a fan-out attempt's outcome), 'outage', 'outage-end',
+   * 'signature-mismatch' ({accessKeyId, stringToSign}: what the server signed, to debug a client).
    */
   readonly events: NodeJS.EventEmitter;
   readonly faults: FaultController;

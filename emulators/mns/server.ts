@@ -489,11 +489,15 @@ export class MnsServer {
     res.setHeader('Server', 'AliyunMNS');
 
     let body: Buffer;
+    let loseResponse = false;
     try {
       body = await readBody(req);
       const decision = this.faults.decide(path);
       if (decision.delayMs > 0) await this.sleep(decision.delayMs);
-      if (decision.failure) {
+      if (decision.failure?.kind === 'lost-response') {
+        record.fault = 'lost-response';
+        loseResponse = true;
+      } else if (decision.failure) {
         record.fault = decision.failure.kind;
         if (decision.failure.holdMs > 0) await this.sleep(decision.failure.holdMs);
         this.injectFailure(decision.failure.kind, req, res, record);
@@ -510,6 +514,10 @@ export class MnsServer {
       const reply = await this.route(req, res, method, path, query, body);
       if (reply === undefined) return; // the client went away during a long poll
       record.status = reply.status;
+      if (loseResponse) {
+        req.socket.destroy();
+        return this.noteRequest(record);
+      }
       res.writeHead(reply.status, {
         ...(reply.xml !== undefined ? { 'Content-Type': 'text/xml;charset=utf-8' } : {}),
         ...reply.headers,
@@ -518,6 +526,10 @@ export class MnsServer {
       this.noteRequest(record);
     } catch (err) {
       if (err instanceof Stopped) return;
+      if (loseResponse) {
+        req.socket.destroy();
+        return this.noteRequest({ ...record, status: err instanceof MnsError ? err.status : 500 });
+      }
       if (err instanceof MnsError) return this.replyError(res, err, record);
       return this.replyError(res, new MnsError('InternalError', `The local MNS failed: ${(err as Error).message}`), record);
     }
@@ -593,8 +605,11 @@ export class MnsServer {
     const found = this.accounts.resolve(auth.accessKeyId);
     if (!found) throw new MnsError('InvalidAccessKeyId', 'The AccessKeyId you provided does not exist.');
 
-    const expected = signV2(found.record.accessKeySecret, stringToSign(method, h, resource));
+    const toSign = stringToSign(method, h, resource);
+    const expected = signV2(found.record.accessKeySecret, toSign);
     if (!signaturesEqual(expected, auth.signature)) {
+      // For debugging a client: what the server signed (no secret in it). The wire answer stays the service's.
+      this.events.emit('signature-mismatch', { accessKeyId: auth.accessKeyId, stringToSign: toSign });
       throw new MnsError('SignatureDoesNotMatch', 'The request signature we calculated does not match the signature you provided. Check your key and signing method.');
     }
 

@@ -55,6 +55,12 @@ describe('local MNS: configuration, inspection and lifecycle', () => {
     assert.equal(xmlField(attrs.body, 'VisibilityTimeout'), '45');
   });
 
+  it('loads the shipped example config (port overridden)', async () => {
+    mns = await startMns({ configFile: join(__dirname, '../../../emulators/mns/example-config.json'), port: 0 });
+    assert.deepEqual(mns.subscriptions('iot-telemetry').map((s) => s.endpoint), [mns.queueEndpoint('app-server')]);
+    assert.ok(mns.accounts.resolve('LTAI-local-demo'));
+  });
+
   it('names the problem in a bad config', async () => {
     const file = join(dir, 'bad.json');
     writeFileSync(file, JSON.stringify({ subscriptions: [{ topic: 'missing', name: 's', queue: 'q' }] }));

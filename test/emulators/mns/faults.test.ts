@@ -93,6 +93,14 @@ describe('local MNS: fault injection', () => {
     assert.equal(mns.published('t').length, 0);
   });
 
+  it('"lost-response" processes the request, then drops the answer (a client retry would duplicate)', async () => {
+    mns.faults.fail({ kind: 'lost-response', count: 1 });
+    const lost = await publish(mns);
+    assert.equal(lost.status, undefined);
+    assert.ok(lost.error === 'ECONNRESET' || lost.error === 'socket hang up', lost.error);
+    assert.equal(mns.published('t').length, 1, 'the message was stored although the client saw an error');
+  });
+
   it('never answers a "timeout" request; the client gives up', async () => {
     mns.faults.fail({ kind: 'timeout', count: 1 });
     const hung = await publish(mns, 300);

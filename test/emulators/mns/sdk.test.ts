@@ -184,6 +184,9 @@ describe('local MNS with the official @alicloud/mns client', () => {
     assert.equal(tooMany.name, 'MNSInvalidArgumentError');
     const tooManyReceive = await sdkError(client.batchReceiveMessage('bulk', 17));
     assert.equal(tooManyReceive.name, 'MNSInvalidArgumentError');
+    const tooLong = await sdkError(client.receiveMessage('bulk', 31));
+    assert.equal(tooLong.name, 'MNSInvalidArgumentError');
+    assert.match(tooLong.message, /waitseconds should between 0 and 30/);
 
     const received = await client.batchReceiveMessage('bulk', 16);
     const list = received.body as ReceivedMessage[];

@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { AccountBook } from '../../../emulators/accounts';
 import { startMns, stringToSign, signV2 } from '../../../emulators/mns';
 import type { MnsEmulator } from '../../../emulators/mns';
-import { ACCOUNT_ID, AK, SK, NS, rawRequest, signedHeaders, signedRequest, xmlField } from './helpers';
+import { ACCOUNT_ID, AK, SK, NS, rawRequest, signedHeaders, signedRequest, waitForEvent, xmlField } from './helpers';
 
 const D2015 = 'Thu, 09 Jul 2015 03:01:34 GMT';
 const D2025 = 'Tue, 03 Jun 2025 11:23:48 GMT';
@@ -181,7 +181,9 @@ describe('local MNS: signature V2 (spec §4)', () => {
       await expectError(signedRequest(mns.url, 'GET', target, undefined, { date: old }), 408, 'TimeExpired');
       await expectError(rawRequest(mns.url, 'GET', target, headersWithout('x-mns-version')), 400, 'MissingVersionHeader');
       await expectError(signedRequest(mns.url, 'GET', target, undefined, { accessKeyId: 'LTAI-unknown' }), 403, 'InvalidAccessKeyId');
+      const mismatch = waitForEvent<{ stringToSign: string }>(mns.events, 'signature-mismatch');
       await expectError(signedRequest(mns.url, 'GET', target, undefined, { accessKeySecret: 'wrong' }), 403, 'SignatureDoesNotMatch');
+      assert.match((await mismatch).stringToSign, /^GET\n\n\n.+ GMT\nx-mns-version:2015-06-06\n\/queues\/orders\/messages$/);
     });
 
     it('accepts a Date 14 minutes off and x-mns-date alone, and signs the raw request-target (query case kept)', async () => {

@@ -139,6 +139,7 @@ class Compiler {
       case 'call': return this.call(e, inWhere);
       case 'neg': {
         const a = this.expr(e.arg, inWhere);
+        if (a.isConst && toNum(a.value) === undefined) fail(`Unary '-' needs a number, got ${typeName(a.value)}`, e.arg.pos);
         return this.fold([a], (c) => {
           const v = a.fn(c);
           const x = typeof v === 'number' ? v : toNum(v);
@@ -326,6 +327,21 @@ class Compiler {
       case '>':
       case '>=':
         return this.compare(L, R, e.op);
+      case '+':
+      case '-':
+      case '*':
+      case '/':
+      case '%':
+        // §8.13: a constant that can never be a number is a literal type error.
+        for (const [side, expr] of [[L, e.left], [R, e.right]] as const) {
+          if (side.isConst && side.value !== undefined && toNum(side.value) === undefined) {
+            fail(`Arithmetic '${e.op}' needs numbers, got ${typeName(side.value)}`, expr.pos,
+              e.op === '+' ? 'use concat() to join text' : undefined);
+          }
+        }
+        break;
+    }
+    switch (e.op) {
       case '+': return this.arith(L, R, (a, b) => a + b);
       case '-': return this.arith(L, R, (a, b) => a - b);
       case '*': return this.arith(L, R, (a, b) => a * b);

@@ -47,6 +47,18 @@ export function deviceFromTopic(topic: string): { productKey?: string; deviceNam
   return {};
 }
 
+/** Index of the product-key level in a topic split on '/' (leading ''): /sys/{pk}, /as/mqtt/status/{pk}, /{pk}/... */
+function productKeyLevel(l: string[]): number {
+  switch (l[1]) {
+    case 'sys': return 2;
+    case 'as': return l[2] === 'mqtt' && l[3] === 'status' ? 4 : 1;
+    case 'ota': return 4;
+    case 'shadow':
+    case 'ext': return 3;
+  }
+  return 1;
+}
+
 export class TopicFilterError extends Error {
   /** 0-based index into the filter text. */
   readonly index: number;
@@ -81,6 +93,16 @@ export function compileTopicFilter(filter: string): TopicMatcher {
     const plus = lv.indexOf('+');
     if (plus >= 0 && lv !== '+') throw new TopicFilterError("'+' must fill a whole topic level", index + plus);
     index += lv.length + 1;
+  }
+  // The product key level is always literal: a rule belongs to one product.
+  if (levels[0] === '' && levels.length > 1) {
+    const pk = productKeyLevel(levels);
+    const lv = levels[pk];
+    if (lv === '+' || lv === '#') {
+      let at = 0;
+      for (let i = 0; i < pk; i++) at += levels[i].length + 1;
+      throw new TopicFilterError(`The product key level of the FROM topic cannot be the wildcard '${lv}'`, at);
+    }
   }
   if (!filter.includes('+') && !filter.includes('#')) {
     return (topic: string) => topic === filter;

@@ -76,6 +76,22 @@ describe('sql engine: refusals at compile time', () => {
     refused(`SELECT timestamp('yyyy-qq') AS s FROM ${F}`, /Illegal date pattern character 'q'/, 1, 18);
   });
 
+  it('refuses a wildcard at the product key level of FROM (a rule belongs to one product)', () => {
+    refused('SELECT a FROM "/+/dev01/user/update"', /product key level .* wildcard '\+'/, 1, 17);
+    refused('SELECT a FROM "/sys/+/dev01/thing/event/property/post"', /product key level/, 1, 21);
+    refused('SELECT a FROM "/#"', /product key level .* wildcard '#'/, 1, 17);
+    refused('SELECT a FROM /as/mqtt/status/+/dev', /product key level/, 1, 31);
+    assert.doesNotThrow(() => compileRule('SELECT a FROM "/as/mqtt/status/pk/+"'));
+  });
+
+  it('refuses constant non-numbers in arithmetic', () => {
+    refused(`SELECT 'abc' * 2 AS v FROM ${F}`, /Arithmetic '\*' needs numbers, got string 'abc'/, 1, 8);
+    refused(`SELECT 'a' + 'b' AS v FROM ${F}`, /needs numbers.*use concat\(\)/, 1, 8);
+    refused(`SELECT t - true AS v FROM ${F}`, /needs numbers, got boolean true/, 1, 12);
+    refused(`SELECT -'x' AS v FROM ${F}`, /Unary '-' needs a number/, 1, 9);
+    assert.doesNotThrow(() => compileRule(`SELECT '2' * 2 AS v FROM ${F}`));
+  });
+
   it('refuses nested CASE', () => {
     refused(`SELECT CASE a WHEN 1 THEN CASE b WHEN 2 THEN 3 END END AS x FROM ${F}`, /Nested CASE is not supported/, 1, 27);
     refused(`SELECT CASE a WHEN 1 THEN 2 ELSE (CASE b WHEN 1 THEN 0 END) END AS x FROM ${F}`, /Nested CASE/);

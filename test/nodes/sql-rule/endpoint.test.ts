@@ -70,6 +70,15 @@ describe('aliyun-iot-sql-rule test endpoint', function () {
     assert.match(res.body.error.message, /devicename/);
   });
 
+  it('applies the dialog strict option', async function () {
+    const body = { sql: `SELECT a FROM "/${PK}/+/user/x" WHERE a != 1`, topic: `/${PK}/dev01/user/x`, payload: '{"a":2}' };
+    const loose = await helper.request().post(URL).send(body).expect(200);
+    assert.deepEqual(loose.body, { ok: true, outcome: 'output', output: { a: 2 } });
+    const strict = await helper.request().post(URL).send({ ...body, strict: true }).expect(200);
+    assert.equal(strict.body.ok, false);
+    assert.equal(strict.body.error.column, body.sql.indexOf('!=') + 1);
+  });
+
   it('answers 400 with a clear message for a bad request', async function () {
     const cases: Array<[unknown, RegExp]> = [
       [{ topic: PROPERTY_TOPIC, payload: '{}' }, /'sql' is required/],

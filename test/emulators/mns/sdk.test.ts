@@ -226,6 +226,21 @@ describe('local MNS with the official @alicloud/mns client', () => {
     assert.equal(mns.messages('big').length, 1);
   });
 
+  it('hands out higher priority (1) before the default (8), FIFO within a priority; refuses tags over 16 characters', async () => {
+    mns.createQueue('prio');
+    mns.createTopic('tagged');
+    await client.sendMessage('prio', { MessageBody: 'normal-1' });
+    await client.sendMessage('prio', { MessageBody: 'normal-2' });
+    await client.sendMessage('prio', { MessageBody: 'urgent', Priority: 1 });
+    const order: string[] = [];
+    for (let i = 0; i < 3; i++) order.push((await client.receiveMessage('prio')).body.MessageBody);
+    assert.deepEqual(order, ['urgent', 'normal-1', 'normal-2']);
+    const longTag = await sdkError(client.publishMessage('tagged', { MessageBody: 'x', MessageTag: 'a'.repeat(17) }));
+    assert.equal(longTag.name, 'MNSInvalidArgumentError');
+    assert.equal((await client.publishMessage('tagged', { MessageBody: 'x', MessageTag: 'a'.repeat(16) })).code, 201);
+    assert.throws(() => mns.subscribe('tagged', 's', { queue: 'prio', filterTag: 'b'.repeat(17) }), /FilterTag/);
+  });
+
   it('answers missing resources and conflicting creates with the spec codes', async () => {
     assert.equal((await sdkError(client.sendMessage('nope', { MessageBody: 'x' }))).name, 'MNSQueueNotExistError');
     assert.equal((await sdkError(client.publishMessage('nope', { MessageBody: 'x' }))).name, 'MNSTopicNotExistError');

@@ -67,16 +67,7 @@ async function main(): Promise<void> {
     return;
   }
   const cloud = await start(options);
-  const lines = ['aliyun-local: the local cloud is running', ...Object.entries(cloud.urls).map(([name, url]) => `  ${name.padEnd(12)} ${url}`)];
-  lines.push(
-    '',
-    `  account ID   ${cloud.demo.accountId}`,
-    `  AccessKey ID ${cloud.demo.accessKeyId}`,
-    `  secret       ${cloud.demo.accessKeySecret}   (local demo key, not a real secret)`,
-  );
-  if (cloud.demo.roleArn) lines.push(`  role ARN     ${cloud.demo.roleArn}`);
-  lines.push(`  HTTPS CA     ${cloud.caFile}  (NODE_EXTRA_CA_CERTS for clients that need HTTPS)`, '', 'Ctrl-C to stop.');
-  console.log(lines.join('\n'));
+  // Handlers first, so that a signal right after the banner is handled.
   let stopping = false;
   const shutdown = (signal: string) => {
     if (stopping) return;
@@ -95,6 +86,16 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGTERM', () => shutdown('SIGTERM'));
+  const lines = ['aliyun-local: the local cloud is running', ...Object.entries(cloud.urls).map(([name, url]) => `  ${name.padEnd(12)} ${url}`)];
+  lines.push(
+    '',
+    `  account ID   ${cloud.demo.accountId}`,
+    `  AccessKey ID ${cloud.demo.accessKeyId}`,
+    `  secret       ${cloud.demo.accessKeySecret}   (local demo key, not a real secret)`,
+  );
+  if (cloud.demo.roleArn) lines.push(`  role ARN     ${cloud.demo.roleArn}`);
+  lines.push(`  HTTPS CA     ${cloud.caFile}  (NODE_EXTRA_CA_CERTS for clients that need HTTPS)`, '', 'Ctrl-C to stop.');
+  console.log(lines.join('\n'));
 }
 
 if (require.main === module) {

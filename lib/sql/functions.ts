@@ -162,7 +162,16 @@ function timestampBuilder(utc: boolean) {
 const SPECS: FunctionSpec[] = [
   {
     name: 'abs', signature: 'abs(number)', description: 'Absolute value.', min: 1, max: 1, args: ['num'], pure: true,
-    build: math1(Math.abs),
+    build: (args) => {
+      const key = args[0].key;
+      if (key === undefined) return math1(Math.abs)(args);
+      return (c) => {
+        const v = (c.payload as Record<string, unknown>)[key];
+        if (typeof v === 'number') return v < 0 ? -v : v;
+        const x = toNum(v);
+        return x === undefined ? undefined : Math.abs(x);
+      };
+    },
   },
   {
     name: 'asin', signature: 'asin(number)', description: 'Arcsine, in radians.', min: 1, max: 1, args: ['num'],
@@ -187,6 +196,16 @@ const SPECS: FunctionSpec[] = [
     min: 2, max: Infinity, args: ['any'], pure: true,
     build: (args) => {
       const fns = args.map((a) => a.fn);
+      if (fns.length === 2 && args[0].key !== undefined && args[1].isConst && typeof args[1].value === 'string') {
+        // concat(field, 'const'): read the field directly.
+        const key = args[0].key;
+        const suffix = args[1].value;
+        return (c) => {
+          const v = (c.payload as Record<string, unknown>)[key];
+          const x = typeof v === 'string' ? v : anyText(v);
+          return x === undefined ? undefined : x + suffix;
+        };
+      }
       if (fns.length === 2) {
         const [a, b] = fns;
         return (c) => {
@@ -281,7 +300,16 @@ const SPECS: FunctionSpec[] = [
   },
   {
     name: 'floor', signature: 'floor(number)', description: 'Largest integer not greater than the number.',
-    min: 1, max: 1, args: ['num'], pure: true, build: math1(Math.floor),
+    min: 1, max: 1, args: ['num'], pure: true,
+    build: (args) => {
+      const key = args[0].key;
+      if (key === undefined) return math1(Math.floor)(args);
+      return (c) => {
+        const v = (c.payload as Record<string, unknown>)[key];
+        const x = typeof v === 'number' ? v : toNum(v);
+        return x === undefined ? undefined : finite(Math.floor(x));
+      };
+    },
   },
   {
     name: 'log', signature: 'log(n[, base])', description: 'Logarithm of n, base 10 unless a base is given.',

@@ -1,0 +1,649 @@
+// One MQTT connection shared by several users (the IoT device in / out nodes of one broker config node):
+// ref-counted subscriptions routed so every user gets each message once, our own capped and jittered reconnect,
+// refused logins and "kicked by the same client ID" recognised, persistent sessions. No Node-RED here.
+import { EventEmitter } from 'node:events';
+import { randomBytes } from 'node:crypto';
+import { connect, type IClientOptions, type IClientPublishOptions, type IPublishPacket, type MqttClient } from 'mqtt';
+import { checkKeepalive, DeviceConfigError, deviceEndpoint, isSignMethod, signDevice, type SignMethod } from './signing';
+import { checkTopicName, parseTopicFilter, topicMatches } from './topics';
+
+export interface TlsOptions {
+  /** PEM text of the CA(s) to trust; default the system store. */
+  ca?: string;
+  /** PEM client certificate and key for mutual TLS. The key is a secret. */
+  cert?: string;
+  key?: string;
+  /** Verify the server certificate (default true). */
+  rejectUnauthorized?: boolean;
+}
+
+export interface BackoffOptions {
+  /** First retry delay (default 1000 ms). */
+  initialMs?: number;
+  /** Cap of the retry delay (default 60 000 ms). */
+  maxMs?: number;
+  /** A connection that stays up this long resets the backoff (default 30 000 ms). */
+  stableMs?: number;
+  /** Delay after a kick by another connection with the same client ID (default 5 × maxMs). */
+  kickedMs?: number;
+}
+
+interface CommonOptions {
+  tls?: TlsOptions;
+  /** Seconds; default 60 (generic) / 300 (device). */
+  keepalive?: number;
+  /** Default true. false + a fixed client ID keeps the session (QoS 1 messages queue while we are away). */
+  clean?: boolean;
+  /** 4 = MQTT 3.1.1 (default), 5 = MQTT 5. */
+  protocolVersion?: 4 | 5;
+  backoff?: BackoffOptions;
+  /** Wait for CONNACK at most this long (default 10 000 ms). */
+  connectTimeoutMs?: number;
+}
+
+export interface GenericConnectionOptions extends CommonOptions {
+  mode: 'mqtt';
+  /** mqtt://, mqtts://, ws:// or wss:// */
+  url: string;
+  /** Default: a generated `nodered_…` ID (required when clean is false). */
+  clientId?: string;
+  username?: string;
+  password?: string;
+}
+
+export interface DeviceConnectionOptions extends CommonOptions {
+  mode: 'device';
+  /** New public / Enterprise instance endpoint, e.g. iot-06z00xxxxxxx.mqtt.iothub.aliyuncs.com[:port]. */
+  instanceEndpoint?: string;
+  /** Region of the legacy public endpoint `${productKey}.iot-as-mqtt.${region}.aliyuncs.com`. */
+  region?: string;
+  productKey: string;
+  deviceName: string;
+  deviceSecret: string;
+  signMethod?: SignMethod;
+  /** 'tls' (securemode=2, default) or 'tcp' (securemode=3). */
+  secureMode?: 'tls' | 'tcp';
+  /** Default false; true uses MQTT over WebSocket. */
+  websocket?: boolean;
+  port?: number;
+  /** The device's client ID; default `${productKey}.${deviceName}`. */
+  clientId?: string;
+}
+
+export type ConnectionOptions = GenericConnectionOptions | DeviceConnectionOptions;
+
+export type ConnectionState = 'idle' | 'connecting' | 'connected' | 'retrying' | 'refused' | 'kicked' | 'stopped';
+
+export interface ConnectionStatus {
+  state: ConnectionState;
+  /** When a retry is scheduled: in how many ms (from `at`). */
+  retryInMs?: number;
+  /** Why we are not connected, in words safe to show (never a secret). */
+  reason?: string;
+  /** CONNACK return / reason code of a refused login. */
+  code?: number;
+  at: number;
+}
+
+/** A bad setting of the connection; the message says what to fix and never contains a secret. */
+export class ConnectionConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConnectionConfigError';
+  }
+}
+
+/** A publish that could not be handed to the broker. */
+export class PublishError extends Error {
+  readonly code: 'NOT_CONNECTED' | 'STOPPED' | 'REFUSED' | 'FAILED';
+  constructor(code: PublishError['code'], message: string) {
+    super(message);
+    this.name = 'PublishError';
+    this.code = code;
+  }
+}
+
+export interface IncomingMessage {
+  topic: string;
+  payload: Buffer;
+  qos: 0 | 1 | 2;
+  retain: boolean;
+  receivedAt: number;
+}
+
+export interface SubscriptionHandlers {
+  onMessage(message: IncomingMessage): void;
+  /** The broker refused this subscription (SUBACK failure code), e.g. an ACL. */
+  onRefused?(subscription: string, code: number): void;
+  /** The broker granted it (called after every (re)subscribe). */
+  onGranted?(subscription: string, qos: number): void;
+}
+
+interface UserSub {
+  ref: string;
+  subscription: string;
+  filter: string;
+  shared: boolean;
+  qos: 0 | 1 | 2;
+  handlers: SubscriptionHandlers;
+}
+
+interface BrokerSub {
+  qos: 0 | 1 | 2;
+  /** MQTT 5 subscription identifier. */
+  id: number;
+}
+
+/** What the MQTT client is given; the password is a secret. */
+export interface ResolvedConnection {
+  url: string;
+  clientOptions: IClientOptions;
+  /** For display: where we connect, without credentials. */
+  display: string;
+  device?: { productKey: string; deviceName: string };
+  clientId: string;
+}
+
+const NOT_AUTHORIZED_V3 = new Set([4, 5]);
+const NOT_AUTHORIZED_V5 = new Set([0x86, 0x87, 0x8c]);
+
+function randomClientId(): string {
+  return `nodered_${randomBytes(6).toString('hex')}`;
+}
+
+function tlsFields(tls: TlsOptions | undefined): Partial<IClientOptions> {
+  if (!tls) return {};
+  const out: Record<string, unknown> = {};
+  if (tls.ca && tls.ca.trim()) out.ca = tls.ca;
+  if (tls.cert && tls.cert.trim()) out.cert = tls.cert;
+  if (tls.key && tls.key.trim()) out.key = tls.key;
+  if (tls.rejectUnauthorized === false) out.rejectUnauthorized = false;
+  if ((out.cert === undefined) !== (out.key === undefined)) {
+    throw new ConnectionConfigError('TLS client certificate and key go together: set both or neither');
+  }
+  return out as Partial<IClientOptions>;
+}
+
+/** Validates the options and computes what the MQTT client gets (device login signed per the spec). */
+export function resolveConnection(options: ConnectionOptions, now: number = Date.now()): ResolvedConnection {
+  const protocolVersion = options.protocolVersion ?? 4;
+  if (protocolVersion !== 4 && protocolVersion !== 5) {
+    throw new ConnectionConfigError(`MQTT protocol version ${JSON.stringify(protocolVersion)} is not supported: use 4 (3.1.1) or 5`);
+  }
+  const clean = options.clean ?? true;
+  const base: IClientOptions = {
+    protocolVersion,
+    clean,
+    reconnectPeriod: 0,
+    resubscribe: false,
+    connectTimeout: options.connectTimeoutMs ?? 10_000,
+    ...tlsFields(options.tls),
+  };
+  if (options.mode === 'mqtt') {
+    let url: URL;
+    try {
+      url = new URL(options.url);
+    } catch {
+      throw new ConnectionConfigError(`broker URL ${JSON.stringify(options.url ?? '')} is not a URL: use e.g. mqtt://host:1883 or mqtts://host:8883`);
+    }
+    const scheme = url.protocol.replace(/:$/, '');
+    if (!['mqtt', 'mqtts', 'ws', 'wss'].includes(scheme)) {
+      throw new ConnectionConfigError(`broker URL scheme "${scheme}" is not supported: use mqtt, mqtts, ws or wss`);
+    }
+    if (url.username || url.password) {
+      throw new ConnectionConfigError('put the username and password in their own fields, not in the broker URL');
+    }
+    const keepalive = options.keepalive ?? 60;
+    if (!Number.isInteger(keepalive) || keepalive < 0 || keepalive > 65535) {
+      throw new ConnectionConfigError(`keepalive ${JSON.stringify(keepalive)} s is not valid: 0-65535`);
+    }
+    const fixedId = options.clientId?.trim();
+    if (!clean && !fixedId) {
+      throw new ConnectionConfigError('a persistent session (clean session off) needs a fixed client ID: set the client ID');
+    }
+    const clientId = fixedId || randomClientId();
+    const clientOptions: IClientOptions = { ...base, keepalive, clientId };
+    if (options.username) clientOptions.username = options.username;
+    if (options.password) clientOptions.password = options.password;
+    return { url: url.toString(), clientOptions, display: `${scheme}://${url.host}`, clientId };
+  }
+  if (options.mode !== 'device') {
+    throw new ConnectionConfigError(`connection mode ${JSON.stringify((options as { mode?: unknown }).mode)} is unknown: use mqtt or device`);
+  }
+  try {
+    const keepalive = checkKeepalive(options.keepalive ?? 300);
+    const secure = (options.secureMode ?? 'tls') === 'tls';
+    if (options.secureMode !== undefined && options.secureMode !== 'tls' && options.secureMode !== 'tcp') {
+      throw new DeviceConfigError(`secure mode ${JSON.stringify(options.secureMode)} is not supported: use tls or tcp`);
+    }
+    if (options.signMethod !== undefined && !isSignMethod(options.signMethod)) {
+      throw new DeviceConfigError(`sign method ${JSON.stringify(options.signMethod)} is not supported: use hmacsha256, hmacsha1 or hmacmd5`);
+    }
+    const transport = options.websocket ? (secure ? 'wss' : 'ws') : secure ? 'mqtts' : 'mqtt';
+    const endpoint = deviceEndpoint({
+      instanceHost: options.instanceEndpoint,
+      region: options.region,
+      productKey: options.productKey,
+      transport,
+      port: options.port,
+    });
+    const login = signDevice({
+      productKey: options.productKey,
+      deviceName: options.deviceName,
+      deviceSecret: options.deviceSecret,
+      signMethod: options.signMethod ?? 'hmacsha256',
+      secureMode: endpoint.secureMode,
+      timestamp: now,
+      clientId: options.clientId?.trim() || undefined,
+    });
+    const clientOptions: IClientOptions = {
+      ...base,
+      keepalive,
+      clientId: login.clientId,
+      username: login.username,
+      password: login.password,
+    };
+    return {
+      url: endpoint.url,
+      clientOptions,
+      display: endpoint.url,
+      device: { productKey: options.productKey, deviceName: options.deviceName },
+      clientId: login.clientId,
+    };
+  } catch (err) {
+    if (err instanceof DeviceConfigError) throw new ConnectionConfigError(err.message);
+    throw err;
+  }
+}
+
+/** True when every topic matching `inner` also matches `outer` (neither is a shared subscription). */
+export function filterCovers(outer: string, inner: string): boolean {
+  const a = outer.split('/');
+  const b = inner.split('/');
+  if (b[0]?.startsWith('$') && (a[0] === '+' || a[0] === '#')) return false;
+  for (let i = 0; i < a.length; i++) {
+    if (a[i] === '#') return true;
+    if (i >= b.length || b[i] === '#') return false;
+    if (a[i] === '+') continue;
+    if (a[i] !== b[i]) return false;
+  }
+  return a.length === b.length;
+}
+
+function maxQos(a: 0 | 1 | 2, b: 0 | 1 | 2): 0 | 1 | 2 {
+  return a > b ? a : b;
+}
+
+/**
+ * One MQTT connection for many users. Events: 'status' (ConnectionStatus), 'unrouted' (IncomingMessage with no
+ * user), 'log' ({ level, message }).
+ */
+export class IotConnection extends EventEmitter {
+  readonly resolved: ResolvedConnection;
+  private readonly backoff: Required<BackoffOptions>;
+  private readonly protocolVersion: 4 | 5;
+  private client: MqttClient | undefined;
+  private current: ConnectionStatus = { state: 'idle', at: Date.now() };
+  private readonly users = new Map<string, UserSub>();
+  /** What we subscribed at the broker on this connection. */
+  private readonly active = new Map<string, BrokerSub>();
+  private nextSubId = 1;
+  private readonly subIds = new Map<string, number>();
+  private retryTimer: NodeJS.Timeout | undefined;
+  private stableTimer: NodeJS.Timeout | undefined;
+  private attempt = 0;
+  private shortLived = 0;
+  private connectedAt: number | undefined;
+  private sessionTakenOver = false;
+  private refusal: { code: number; reason: string } | undefined;
+  private lastError: string | undefined;
+  private stopping = false;
+  private stopPromise: Promise<void> | undefined;
+  /** How many times the client connected (CONNACK accepted); for tests and diagnostics. */
+  connects = 0;
+  /** Messages that matched no user. */
+  unrouted = 0;
+
+  constructor(options: ConnectionOptions) {
+    super();
+    this.resolved = resolveConnection(options);
+    this.protocolVersion = options.protocolVersion ?? 4;
+    const maxMs = options.backoff?.maxMs ?? 60_000;
+    this.backoff = {
+      initialMs: options.backoff?.initialMs ?? 1000,
+      maxMs,
+      stableMs: options.backoff?.stableMs ?? 30_000,
+      kickedMs: options.backoff?.kickedMs ?? maxMs * 5,
+    };
+  }
+
+  get status(): ConnectionStatus {
+    return { ...this.current };
+  }
+
+  /** True once stop() was called: this connection will not connect again. */
+  get isStopped(): boolean {
+    return this.stopping;
+  }
+
+  get connected(): boolean {
+    return this.current.state === 'connected';
+  }
+
+  private setStatus(s: Omit<ConnectionStatus, 'at'>): void {
+    this.current = { ...s, at: Date.now() };
+    this.emit('status', this.status);
+  }
+
+  /** Connects (idempotent). */
+  start(): void {
+    if (this.stopping || this.client) return;
+    this.setStatus({ state: 'connecting' });
+    const client = connect(this.resolved.url, this.resolved.clientOptions);
+    this.client = client;
+    client.on('connect', (connack) => this.onConnect(Boolean(connack.sessionPresent)));
+    client.on('message', (topic, payload, packet) => this.onMessage(topic, payload, packet));
+    client.on('error', (err: Error & { code?: number | string }) => this.onError(err));
+    client.on('disconnect', (packet) => {
+      // MQTT 5: the server says why it closes; 0x8E = session taken over (same client ID elsewhere).
+      if (packet.reasonCode === 0x8e) this.sessionTakenOver = true;
+    });
+    client.on('close', () => this.onClose());
+  }
+
+  private onConnect(sessionPresent: boolean): void {
+    this.connects++;
+    this.connectedAt = Date.now();
+    this.refusal = undefined;
+    this.lastError = undefined;
+    this.sessionTakenOver = false;
+    this.active.clear();
+    if (this.stableTimer) clearTimeout(this.stableTimer);
+    this.stableTimer = setTimeout(() => {
+      this.stableTimer = undefined;
+      this.attempt = 0;
+      this.shortLived = 0;
+    }, this.backoff.stableMs);
+    this.setStatus({ state: 'connected' });
+    this.emit('log', { level: 'debug', message: `connected to ${this.resolved.display} (session present: ${sessionPresent})` });
+    this.syncSubscriptions();
+  }
+
+  private onError(err: Error & { code?: number | string }): void {
+    if (typeof err.code === 'number') {
+      const v5 = this.protocolVersion === 5;
+      const notAuthorized = v5 ? NOT_AUTHORIZED_V5.has(err.code) : NOT_AUTHORIZED_V3.has(err.code);
+      let reason: string;
+      if (notAuthorized) {
+        reason = this.resolved.device ? 'not authorized: check deviceSecret and sign method' : 'not authorized: check username and password';
+      } else if ((!v5 && err.code === 2) || (v5 && err.code === 0x85)) {
+        reason = 'client ID rejected by the broker (check the client ID and keepalive)';
+      } else if ((!v5 && err.code === 3) || (v5 && err.code === 0x88)) {
+        reason = 'server unavailable';
+      } else if ((!v5 && err.code === 1) || (v5 && err.code === 0x84)) {
+        reason = 'protocol version not accepted: try MQTT 3.1.1';
+      } else {
+        reason = `connection refused (code ${err.code})`;
+      }
+      this.refusal = { code: err.code, reason };
+      return;
+    }
+    this.lastError = typeof err.code === 'string' ? err.code : err.message;
+  }
+
+  private onClose(): void {
+    if (this.stableTimer) clearTimeout(this.stableTimer);
+    this.stableTimer = undefined;
+    if (this.stopping) return;
+    const wasConnected = this.connectedAt !== undefined;
+    const lifetime = wasConnected ? Date.now() - (this.connectedAt as number) : 0;
+    this.connectedAt = undefined;
+    this.active.clear();
+    if (wasConnected && lifetime < this.backoff.stableMs) this.shortLived++;
+    if (this.retryTimer) return; // already scheduled (close after error)
+    let delay: number;
+    if (this.refusal) {
+      delay = this.nextDelay();
+      this.setStatus({ state: 'refused', reason: this.refusal.reason, code: this.refusal.code, retryInMs: delay });
+    } else if (wasConnected && (this.sessionTakenOver || this.shortLived >= 2)) {
+      // Closed right after a good login, again: another connection uses our client ID. Back off hard, so the two
+      // don't take turns kicking each other.
+      delay = jitter(this.backoff.kickedMs);
+      this.setStatus({
+        state: 'kicked',
+        reason: 'kicked: another connection uses this client ID',
+        retryInMs: delay,
+      });
+    } else {
+      delay = this.nextDelay();
+      const reason = wasConnected ? 'connection lost' : this.lastError ? `cannot connect: ${this.lastError}` : 'cannot connect';
+      this.setStatus({ state: 'retrying', reason, retryInMs: delay });
+    }
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      if (this.stopping || !this.client) return;
+      this.setStatus({ state: 'connecting' });
+      this.client.reconnect();
+    }, delay);
+  }
+
+  private nextDelay(): number {
+    const exp = Math.min(this.backoff.maxMs, this.backoff.initialMs * 2 ** Math.min(this.attempt, 30));
+    this.attempt++;
+    return jitter(exp);
+  }
+
+  // ---- subscriptions ---------------------------------------------------------------------------------------------
+
+  /**
+   * Adds (or replaces) the subscription of one user. Throws a TopicError for a bad filter.
+   * Each distinct filter is subscribed once; each message reaches every matching user once.
+   */
+  subscribe(ref: string, subscription: string, qos: 0 | 1 | 2, handlers: SubscriptionHandlers): void {
+    const parsed = parseTopicFilter(subscription);
+    if (qos !== 0 && qos !== 1 && qos !== 2) throw new ConnectionConfigError(`QoS ${JSON.stringify(qos)} is not valid: 0, 1 or 2`);
+    this.users.set(ref, { ref, subscription, filter: parsed.filter, shared: parsed.shareGroup !== undefined, qos, handlers });
+    if (this.connected) this.syncSubscriptions();
+  }
+
+  unsubscribe(ref: string): void {
+    if (!this.users.delete(ref)) return;
+    if (this.connected) this.syncSubscriptions();
+  }
+
+  /** The broker-level subscriptions the current users need. */
+  wantedSubscriptions(): Map<string, 0 | 1 | 2> {
+    const distinct = new Map<string, { qos: 0 | 1 | 2; filter: string; shared: boolean }>();
+    for (const u of this.users.values()) {
+      const prev = distinct.get(u.subscription);
+      distinct.set(u.subscription, { qos: prev ? maxQos(prev.qos, u.qos) : u.qos, filter: u.filter, shared: u.shared });
+    }
+    const wanted = new Map<string, 0 | 1 | 2>();
+    if (this.protocolVersion === 5) {
+      // Subscription identifiers tell which subscriptions a message came through: no need to merge.
+      for (const [s, d] of distinct) wanted.set(s, d.qos);
+      return wanted;
+    }
+    // MQTT 3.1.1: a broker may send one copy per matching subscription and there is no way to tell them apart,
+    // so a filter covered by a broader one is not subscribed itself; the broader one carries the highest QoS.
+    const plain = [...distinct.entries()].filter(([, d]) => !d.shared);
+    for (const [s, d] of distinct) {
+      if (d.shared) {
+        wanted.set(s, d.qos);
+        continue;
+      }
+      const cover = plain.find(([o]) => o !== s && filterCovers(o, s) && !(filterCovers(s, o) && o > s));
+      if (!cover) wanted.set(s, d.qos);
+    }
+    for (const [s, d] of plain) {
+      if (wanted.has(s)) continue;
+      for (const [o] of wanted) {
+        if (!distinct.get(o)?.shared && filterCovers(o, s)) wanted.set(o, maxQos(wanted.get(o) as 0 | 1 | 2, d.qos));
+      }
+    }
+    return wanted;
+  }
+
+  private subIdFor(subscription: string): number {
+    let id = this.subIds.get(subscription);
+    if (id === undefined) {
+      id = this.nextSubId++;
+      this.subIds.set(subscription, id);
+    }
+    return id;
+  }
+
+  private syncSubscriptions(): void {
+    const client = this.client;
+    if (!client || !this.connected) return;
+    const wanted = this.wantedSubscriptions();
+    for (const [subscription, qos] of wanted) {
+      const have = this.active.get(subscription);
+      if (have && have.qos >= qos) continue;
+      const id = this.subIdFor(subscription);
+      this.active.set(subscription, { qos, id });
+      const opts: { qos: 0 | 1 | 2; properties?: { subscriptionIdentifier: number } } = { qos };
+      if (this.protocolVersion === 5) opts.properties = { subscriptionIdentifier: id };
+      client.subscribe(subscription, opts, (err, granted) => {
+        if (err) {
+          if (!this.stopping) this.emit('log', { level: 'warn', message: `subscribe ${subscription} failed: ${err.message}` });
+          return;
+        }
+        for (const g of granted ?? []) this.reportGrant(g.topic, g.qos);
+      });
+    }
+    const gone = [...this.active.keys()].filter((s) => !wanted.has(s));
+    for (const s of gone) {
+      this.active.delete(s);
+      client.unsubscribe(s, () => undefined);
+    }
+  }
+
+  /** Tells the users behind a broker subscription whether it was granted. */
+  private reportGrant(subscription: string, code: number): void {
+    const refused = code >= 0x80;
+    if (refused) this.active.delete(subscription);
+    for (const u of this.users.values()) {
+      const through = u.subscription === subscription || (!u.shared && !subscription.startsWith('$share/') && filterCovers(subscription, u.subscription));
+      if (!through) continue;
+      if (refused) u.handlers.onRefused?.(u.subscription, code);
+      else u.handlers.onGranted?.(u.subscription, code);
+    }
+  }
+
+  private onMessage(topic: string, payload: Buffer, packet: IPublishPacket): void {
+    const message: IncomingMessage = {
+      topic,
+      payload,
+      qos: packet.qos,
+      retain: packet.retain,
+      receivedAt: Date.now(),
+    };
+    let ids: number[] | undefined;
+    const sid = packet.properties?.subscriptionIdentifier;
+    if (sid !== undefined) ids = Array.isArray(sid) ? sid : [sid];
+    let delivered = 0;
+    for (const u of this.users.values()) {
+      let match: boolean;
+      if (ids) {
+        match = ids.includes(this.subIds.get(u.subscription) ?? -1);
+      } else {
+        match = topicMatches(u.filter, topic);
+      }
+      if (!match) continue;
+      delivered++;
+      try {
+        u.handlers.onMessage(message);
+      } catch (err) {
+        this.emit('log', { level: 'error', message: `message handler failed: ${(err as Error).message}` });
+      }
+    }
+    if (delivered === 0) {
+      this.unrouted++;
+      this.emit('unrouted', message);
+    }
+  }
+
+  // ---- publish ---------------------------------------------------------------------------------------------------
+
+  /**
+   * Publishes; waits up to `waitMs` (default 10 s) for the connection when it is down, then fails without sending.
+   * QoS 1/2 resolve on the broker's acknowledgement.
+   */
+  async publish(topic: string, payload: Buffer | string, options: { qos?: 0 | 1 | 2; retain?: boolean; waitMs?: number } = {}): Promise<void> {
+    checkTopicName(topic);
+    const qos = options.qos ?? 0;
+    if (qos !== 0 && qos !== 1 && qos !== 2) throw new PublishError('FAILED', `QoS ${JSON.stringify(qos)} is not valid: 0, 1 or 2`);
+    if (this.stopping) throw new PublishError('STOPPED', 'the broker connection is closed');
+    if (!this.connected) await this.waitConnected(options.waitMs ?? 10_000);
+    const client = this.client as MqttClient;
+    const opts: IClientPublishOptions = { qos, retain: options.retain ?? false };
+    await new Promise<void>((resolve, reject) => {
+      client.publish(topic, payload, opts, (err, packet) => {
+        if (err) {
+          reject(new PublishError('FAILED', `publish to ${topic} failed: ${err.message}`));
+          return;
+        }
+        const rc = (packet as { reasonCode?: number } | undefined)?.reasonCode;
+        if (rc !== undefined && rc >= 0x80) {
+          reject(new PublishError('REFUSED', `the broker refused the publish to ${topic} (reason code 0x${rc.toString(16)})`));
+          return;
+        }
+        resolve();
+      });
+    });
+  }
+
+  private waitConnected(waitMs: number): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const done = (err?: Error): void => {
+        clearTimeout(timer);
+        this.off('status', onStatus);
+        if (err) reject(err);
+        else resolve();
+      };
+      const onStatus = (s: ConnectionStatus): void => {
+        if (s.state === 'connected') done();
+        else if (s.state === 'stopped') done(new PublishError('STOPPED', 'the broker connection is closed'));
+      };
+      const timer = setTimeout(() => {
+        const why = this.current.reason ? ` (${this.current.reason})` : '';
+        done(new PublishError('NOT_CONNECTED', `not connected to ${this.resolved.display} after ${waitMs} ms${why}; message not sent`));
+      }, waitMs);
+      this.on('status', onStatus);
+    });
+  }
+
+  // ---- stop ------------------------------------------------------------------------------------------------------
+
+  /** Disconnects (a clean DISCONNECT, keeping a persistent session) and clears every timer. Idempotent. */
+  stop(): Promise<void> {
+    if (this.stopPromise) return this.stopPromise;
+    this.stopping = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    if (this.stableTimer) clearTimeout(this.stableTimer);
+    this.retryTimer = undefined;
+    this.stableTimer = undefined;
+    const client = this.client;
+    this.stopPromise = (async () => {
+      if (client) {
+        let timer: NodeJS.Timeout | undefined;
+        const graceful = client.endAsync(false).catch(() => undefined);
+        const bounded = new Promise<'timeout'>((resolve) => {
+          timer = setTimeout(() => resolve('timeout'), 2000);
+        });
+        const result = await Promise.race([graceful, bounded]);
+        clearTimeout(timer);
+        if (result === 'timeout') await client.endAsync(true).catch(() => undefined);
+      }
+      this.setStatus({ state: 'stopped' });
+      this.removeAllListeners('status');
+    })();
+    return this.stopPromise;
+  }
+}
+
+/** A delay between half and all of `ms`, so that many clients do not retry in step. */
+function jitter(ms: number): number {
+  return Math.round(ms / 2 + Math.random() * (ms / 2));
+}

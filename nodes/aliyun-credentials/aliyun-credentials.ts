@@ -51,6 +51,8 @@ export interface AliyunCredentialsSecrets {
 /** What a user node learns about the credentials: fine, or the trouble in a few words. */
 export interface CredentialsState {
   ok: boolean;
+  /** True while older credentials are still valid and being used (a refresh failed): shown as a yellow ring. */
+  degraded?: boolean;
   /** Short text for a node status, e.g. "STS: NoPermission". */
   text?: string;
   code?: string;
@@ -69,8 +71,8 @@ export interface AliyunCredentialsNode extends Node<AliyunCredentialsSecrets> {
   /** Valid credentials (cached, refreshed before expiry). Rejects with a typed error that never holds a secret. */
   getCredentials(): Promise<Credentials>;
   /**
-   * Registers a user node. Without `onChange`, trouble is shown as a red ring status on the user ("STS: NoPermission")
-   * and cleared when credentials work again; with `onChange`, the user decides how to show it.
+   * Registers a user node. Without `onChange`, trouble is shown as a ring status on the user ("STS: NoPermission"),
+   * yellow while still-valid older credentials are used, red when there are none, and cleared when credentials work again; with `onChange`, the user decides how to show it.
    */
   register(user: CredentialsUser, onChange?: (state: CredentialsState) => void): void;
   deregister(user: CredentialsUser): void;
@@ -137,18 +139,19 @@ export default function (RED: NodeAPI): void {
     let configError: Error | undefined;
     let lastWarned: string | undefined;
 
+    const ring = (st: CredentialsState): NodeStatus => ({ fill: st.degraded ? 'yellow' : 'red', shape: 'ring', text: st.text });
     const publish = (next: CredentialsState) => {
-      if (next.ok === state.ok && next.text === state.text) return;
+      if (next.ok === state.ok && next.text === state.text && next.degraded === state.degraded) return;
       const wasTrouble = !state.ok;
       state = next;
       events.emit('state', next);
       for (const { user, onChange } of users.values()) {
         if (onChange) onChange(next);
-        else if (!next.ok) user.status({ fill: 'red', shape: 'ring', text: next.text });
+        else if (!next.ok) user.status(ring(next));
         else if (wasTrouble) user.status({});
       }
     };
-    const trouble = (err: unknown) => {
+    const trouble = (err: unknown, degraded = false) => {
       const text = statusTextFor(err);
       const message = err instanceof Error ? err.message : String(err);
       const code = (err as { code?: string })?.code;
@@ -156,14 +159,14 @@ export default function (RED: NodeAPI): void {
         lastWarned = text;
         node.warn(`${RED._(`${TYPE}.errors.trouble`)}: ${message}`);
       }
-      publish({ ok: false, text, code, message });
+      publish({ ok: false, degraded, text, code, message });
     };
 
     try {
       const input = resolveInput(def, node.credentials ?? {}, node.id, node);
       provider = createCredentialProvider({ ...input, refresh: { proactive: true } });
       if (provider instanceof RefreshingCredentialProvider) {
-        provider.on('refresh-failed', (ev: RefreshFailedEvent) => trouble(ev.error));
+        provider.on('refresh-failed', (ev: RefreshFailedEvent) => trouble(ev.error, ev.servingCached));
         provider.on('expired', (e: Error) => trouble(e));
         provider.on('refreshed', () => {
           if (!state.ok) node.log(RED._(`${TYPE}.log.recovered`));
@@ -192,7 +195,7 @@ export default function (RED: NodeAPI): void {
       users.set(user.id, { user, onChange });
       if (!state.ok) {
         if (onChange) onChange(state);
-        else user.status({ fill: 'red', shape: 'ring', text: state.text });
+        else user.status(ring(state));
       }
     };
     node.deregister = (user) => {

@@ -103,6 +103,49 @@ describe('aliyun-credentials config node', function () {
     assert.ok(spy(c2.warn).calledWithMatch(/no role with this ARN exists/));
   });
 
+  it('a failed refresh while the token is valid shows a yellow ring, and the status clears when STS answers again', async function () {
+    cloud.sts.setLifetime(60); // shorter than the 5 min margin: the node refreshes in the background about every second
+    await helper.load(
+      [credentialsNode, probe],
+      F([
+        { id: 't1', type: 'tab' },
+        { id: 'c1', type: 'aliyun-credentials', mode: 'ramRole', roleArn: DEMO_ROLE_ARN, stsEndpoint: cloud.sts.url },
+        { id: 'p1', z: 't1', type: 'aliyun-credentials-probe', account: 'c1', endpoint: cloud.sts.url, wires: [['h1']] },
+        { id: 'h1', z: 't1', type: 'helper' },
+      ]),
+      { c1: creds },
+    );
+    const p1 = helper.getNode('p1');
+    const statuses: { fill?: string; text?: string }[] = [];
+    const statusIs = (match: (s: { fill?: string; text?: string }) => boolean) =>
+      new Promise<void>((resolve) => {
+        const on = (call: { args: [{ fill?: string; text?: string }] }) => {
+          statuses.push(call.args[0]);
+          if (match(call.args[0])) {
+            (p1 as unknown as NodeJS.EventEmitter).off('call:status', on);
+            resolve();
+          }
+        };
+        (p1 as unknown as NodeJS.EventEmitter).on('call:status', on);
+      });
+    const first = once(helper.getNode('h1'), 'input');
+    p1.receive({});
+    await first;
+    const yellow = statusIs((st) => st.fill === 'yellow' && st.text === 'STS: NoPermission');
+    cloud.sts.setFaults({ refuseRoles: [DEMO_ROLE_ARN] });
+    await yellow;
+    const c1 = helper.getNode('c1') as AliyunCredentialsNode;
+    assert.deepEqual([c1.credentialsState.ok, c1.credentialsState.degraded], [false, true]);
+    const stillWorks = once(helper.getNode('h1'), 'input');
+    p1.receive({});
+    await stillWorks;
+    const cleared = statusIs((st) => Object.keys(st).length === 0);
+    cloud.sts.clearFaults();
+    await cleared;
+    assert.equal(c1.credentialsState.ok, true);
+    assert.ok(!statuses.some((st) => st.fill === 'red'), 'never red while a valid token was in use');
+  });
+
   describe('admin endpoint POST aliyun-credentials/test', function () {
     beforeEach(async function () {
       await helper.load(credentialsNode, F([{ id: 'c1', type: 'aliyun-credentials', mode: 'ramRole', roleArn: DEMO_ROLE_ARN, stsEndpoint: cloud.sts.url }]), { c1: creds });

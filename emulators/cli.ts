@@ -94,7 +94,8 @@ async function main(): Promise<void> {
     `  secret       ${cloud.demo.accessKeySecret}   (local demo key, not a real secret)`,
   );
   if (cloud.demo.roleArn) lines.push(`  role ARN     ${cloud.demo.roleArn}`);
-  lines.push(`  HTTPS CA     ${cloud.caFile}  (NODE_EXTRA_CA_CERTS for clients that need HTTPS)`, '', 'Ctrl-C to stop.');
+  lines.push(`  HTTPS CA     ${cloud.caFile}  (NODE_EXTRA_CA_CERTS for clients that need HTTPS)`);
+  lines.push(`  STS faults   curl -X PUT ${cloud.sts.url}/__admin/faults -d '{"throttle":{"count":3}}'  (see emulators/sts/server.ts)`, '', 'Ctrl-C to stop.');
   console.log(lines.join('\n'));
 }
 

@@ -65,6 +65,7 @@ const ROLE_ARN = /^acs:ram::(\d+):role\/(.+)$/;
 const SESSION_NAME = /^[A-Za-z0-9.@_-]{2,64}$/;
 const TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,3})?Z$/;
 const VERSION = '2015-04-01';
+const ADMIN_PREFIX = '/__admin/';
 
 class StsFault extends Error {
   constructor(
@@ -166,6 +167,7 @@ export class LocalSts {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
+      if ((req.url ?? '').startsWith(ADMIN_PREFIX)) return this.admin(req, Buffer.concat(chunks), res);
       const entry: StsLogEntry = { at: new Date(), protocol, method: req.method ?? '', status: 0 };
       const requestId = randomUUID().toUpperCase();
       let status = 200;
@@ -200,6 +202,45 @@ export class LocalSts {
       if (delay > 0) setTimeout(send, delay);
       else send();
     });
+  }
+
+  /**
+   * Test-only control outside the signed API (for the CLI, where there is no programmatic handle):
+   * GET /__admin/requests · PUT /__admin/faults (StsFaults JSON) · DELETE /__admin/faults · PUT /__admin/lifetime {"seconds":N|null}
+   */
+  private admin(req: http.IncomingMessage, raw: Buffer, res: http.ServerResponse): void {
+    const reply = (status: number, body: unknown) => {
+      const text = JSON.stringify(body);
+      res.writeHead(status, { 'Content-Type': 'application/json;charset=utf-8', 'Content-Length': Buffer.byteLength(text) });
+      res.end(text);
+    };
+    const route = `${req.method} ${new URL(req.url ?? '/', 'http://local').pathname.slice(ADMIN_PREFIX.length)}`;
+    let body: Record<string, unknown> = {};
+    if (raw.length) {
+      try {
+        body = JSON.parse(raw.toString('utf8')) as Record<string, unknown>;
+      } catch {
+        return reply(400, { error: 'body must be JSON' });
+      }
+    }
+    switch (route) {
+      case 'GET requests':
+        return reply(200, this.log);
+      case 'PUT faults':
+        this.setFaults(body as StsFaults);
+        return reply(200, this.currentFaults);
+      case 'DELETE faults':
+        this.clearFaults();
+        return reply(200, {});
+      case 'PUT lifetime': {
+        const seconds = body.seconds;
+        if (seconds !== null && !(typeof seconds === 'number' && Number.isInteger(seconds) && seconds > 0)) return reply(400, { error: 'seconds must be a positive whole number or null' });
+        this.setLifetime(seconds ?? undefined);
+        return reply(200, { seconds });
+      }
+      default:
+        return reply(404, { error: `no admin route ${route}; use GET requests, PUT/DELETE faults, PUT lifetime` });
+    }
   }
 
   private parse(req: http.IncomingMessage, raw: Buffer): Map<string, string> {

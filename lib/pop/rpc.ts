@@ -46,6 +46,8 @@ export function rpcTimestamp(date: Date): string {
 }
 
 const SERVER_STS_MARKER = 'server string to sign is:';
+/** RPC answers are small JSON documents; anything bigger is not one. */
+const MAX_RESPONSE_BYTES = 1024 * 1024;
 
 /** Builds the complete signed parameter set of a call (exported so other transports and tests can use it). */
 export function buildSignedParams(req: RpcRequest): RpcParams {
@@ -108,10 +110,20 @@ export async function callRpc<T = Record<string, unknown>>(req: RpcRequest): Pro
   const ownStringToSign = stringToSign(method, params);
 
   const { status, text } = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+    let settled = false;
+    const finish = (err: unknown, value?: { status: number; text: string }) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      if (!err) return resolve(value as { status: number; text: string });
+      if (err instanceof PopError) return reject(err);
+      const e = err as NodeJS.ErrnoException;
+      reject(new PopError({ code: 'NetworkError', message: `cannot reach ${url.origin}: ${e.code ?? e.message}`, retryable: true }, { cause: err }));
+    };
     const r = transport.request(
       {
         protocol: url.protocol,
-        hostname: url.hostname,
+        hostname: url.hostname.replace(/^\[(.*)\]$/, '$1'),
         port: url.port || undefined,
         path,
         method,
@@ -123,25 +135,22 @@ export async function callRpc<T = Record<string, unknown>>(req: RpcRequest): Pro
       },
       (res) => {
         const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          clearTimeout(timer);
-          resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') });
+        let size = 0;
+        res.on('data', (c: Buffer) => {
+          size += c.length;
+          if (size > MAX_RESPONSE_BYTES) {
+            r.destroy(new PopError({ code: 'InvalidResponse', message: `answer from ${url.origin} is larger than ${MAX_RESPONSE_BYTES} bytes`, status: res.statusCode, retryable: false }));
+          } else chunks.push(c);
         });
-        res.on('error', (err) => {
-          clearTimeout(timer);
-          reject(err);
-        });
+        res.on('end', () => finish(undefined, { status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+        res.on('error', (err) => finish(err));
+        res.on('aborted', () => finish(new PopError({ code: 'NetworkError', message: `connection to ${url.origin} closed mid-answer`, retryable: true })));
       },
     );
     const timer = setTimeout(() => {
       r.destroy(new PopError({ code: 'Timeout', message: `no answer from ${url.origin} within ${timeoutMs} ms`, retryable: true }));
     }, timeoutMs);
-    r.on('error', (err) => {
-      clearTimeout(timer);
-      if (err instanceof PopError) reject(err);
-      else reject(new PopError({ code: 'NetworkError', message: `cannot reach ${url.origin}: ${(err as NodeJS.ErrnoException).code ?? err.message}`, retryable: true }, { cause: err }));
-    });
+    r.on('error', (err) => finish(err));
     r.end(body);
   });
 

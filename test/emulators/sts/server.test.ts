@@ -167,6 +167,31 @@ describe('local STS (emulators/sts)', () => {
     assert.equal((await assume(cloud, {})).status, 200);
   });
 
+  it('admin path (outside the signed API) switches faults and lifetime and shows the request log', async () => {
+    const admin = (method: string, path: string, body?: object) =>
+      new Promise<{ status: number; json: unknown }>((resolve, reject) => {
+        const u = new URL(cloud.sts.url);
+        const data = body ? JSON.stringify(body) : undefined;
+        const r = http.request({ host: u.hostname, port: u.port, path: '/__admin/' + path, method, headers: data ? { 'Content-Type': 'application/json' } : {} }, (res) => {
+          let text = '';
+          res.on('data', (c) => (text += c));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, json: JSON.parse(text) }));
+        });
+        r.on('error', reject);
+        r.end(data);
+      });
+    assert.equal((await admin('PUT', 'faults', { throttle: { count: 1 } })).status, 200);
+    assert.equal((await assume(cloud, {})).json.Code, 'Throttling.User');
+    assert.equal((await admin('PUT', 'lifetime', { seconds: 5 })).status, 200);
+    const ok = await assume(cloud, {});
+    assert.ok(Date.parse((ok.json.Credentials as { Expiration: string }).Expiration) - Date.now() <= 5000);
+    assert.equal((await admin('PUT', 'lifetime', { seconds: -1 })).status, 400);
+    const log = (await admin('GET', 'requests')).json as { code?: string }[];
+    assert.deepEqual(log.map((e) => e.code), ['Throttling.User', undefined]);
+    assert.equal((await admin('DELETE', 'faults')).status, 200);
+    assert.equal((await admin('GET', 'nothing')).status, 404);
+  });
+
   it('lifetime override makes issued credentials expire after a few seconds', async () => {
     cloud.sts.setLifetime(3);
     const a = await assume(cloud, { DurationSeconds: '3600' });

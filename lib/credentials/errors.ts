@@ -63,7 +63,9 @@ export class StsError extends PopError {
     const hint = hintFor(err.code, err.secretMismatch);
     const parts = [`STS ${action} failed: ${err.code}`];
     if (hint) parts.push(`— ${hint}`);
-    if (err.message && !(hint && err.code === 'SignatureDoesNotMatch')) parts.push(`(STS: ${err.message})`);
+    // "STS: …" only for words STS itself sent (it answered with JSON); transport trouble is described as it is.
+    const fromSts = err.status !== undefined && err.requestId !== undefined;
+    if (err.message && !(hint && err.code === 'SignatureDoesNotMatch')) parts.push(fromSts ? `(STS: ${err.message})` : `(${err.message})`);
     if (err.requestId) parts.push(`[RequestId ${err.requestId}]`);
     super({ ...err, message: parts.join(' '), code: err.code, retryable: err.retryable }, { cause: undefined });
     this.name = 'StsError';

@@ -505,6 +505,13 @@ export class IotConnection extends EventEmitter {
       const opts: { qos: 0 | 1 | 2; properties?: { subscriptionIdentifier: number } } = { qos };
       if (this.protocolVersion === 5) opts.properties = { subscriptionIdentifier: id };
       client.subscribe(subscription, opts, (err, granted) => {
+        // mqtt.js reports a SUBACK failure code as an error carrying the SUBACK packet.
+        const codes = (err as (Error & { packet?: { granted?: Array<number | { qos: number }> } }) | null)?.packet?.granted;
+        if (err && Array.isArray(codes) && codes.length > 0) {
+          const first = codes[0];
+          this.reportGrant(subscription, typeof first === 'number' ? first : first.qos);
+          return;
+        }
         if (err) {
           if (!this.stopping) this.emit('log', { level: 'warn', message: `subscribe ${subscription} failed: ${err.message}` });
           return;

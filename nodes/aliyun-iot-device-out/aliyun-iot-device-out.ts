@@ -16,7 +16,8 @@ interface DeviceOutConfig {
   topic?: string;
   qos?: string | number;
   retain?: boolean;
-  credentials?: string;
+  /** Id of the aliyun-credentials config node (not `credentials`: Node-RED reserves that name). */
+  aliyunCredentials?: string;
   endpoint?: string;
   iotInstanceId?: string;
   productKey?: string;
@@ -113,7 +114,7 @@ export default function (RED: NodeAPI): void {
     }
 
     // IoT OpenAPI Pub
-    const credNode = def.credentials ? (RED.nodes.getNode(def.credentials) as CredentialsNode | null) : null;
+    const credNode = def.aliyunCredentials ? (RED.nodes.getNode(def.aliyunCredentials) as CredentialsNode | null) : null;
     let endpoint = '';
     if (!credNode || typeof credNode.getCredentials !== 'function') {
       fail(t('errors.no-credentials'));

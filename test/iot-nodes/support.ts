@@ -40,7 +40,9 @@ type Spied = Node & { on(event: string, fn: (...args: unknown[]) => void): Node;
 
 /** Resolves with the first status (already shown or coming) that satisfies the test. */
 export function waitStatus(node: Node, test: (s: StatusArg) => boolean, timeoutMs = 20_000): Promise<StatusArg> {
-  const spy = (node.status as unknown as { getCalls?: () => Array<{ args: unknown[] }> }).getCalls?.() ?? [];
+  const calls = (): Array<{ args: unknown[] }> =>
+    ((node.status as unknown as { getCalls?: () => Array<{ args: unknown[]; thisValue: unknown }> }).getCalls?.() ?? []).filter((c) => c.thisValue === node);
+  const spy = calls();
   for (const call of spy) {
     const s = call.args[0] as StatusArg;
     if (s && test(s)) return Promise.resolve(s);
@@ -49,7 +51,7 @@ export function waitStatus(node: Node, test: (s: StatusArg) => boolean, timeoutM
     const n = node as Spied;
     const timer = setTimeout(() => {
       n.removeListener('call:status', on);
-      const seen = spy.map((c) => JSON.stringify(c.args[0])).join(', ');
+      const seen = calls().map((c) => JSON.stringify(c.args[0])).join(', ');
       reject(new Error(`status not reached within ${timeoutMs} ms; seen: ${seen}`));
     }, timeoutMs);
     const on = (call: unknown): void => {

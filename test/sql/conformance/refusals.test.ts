@@ -147,6 +147,19 @@ describe('conformance: refusals', () => {
     it('# as the last level of a custom topic is accepted', () => accepts(`SELECT * FROM "/${PK}/dev01/user/#"`));
   });
 
+  describe('the product key level of FROM is literal (§1.2, §7.2)', () => {
+    for (const topic of ['"/+/dev01/user/update"', '"/sys/+/dev01/thing/event/property/post"', '"/#"']) {
+      it(`FROM ${topic} is refused`, () => {
+        refuses(`SELECT * FROM ${topic}`, [[topic], [topic.includes('#') ? '#' : '+']]);
+      });
+    }
+  });
+
+  describe('constant type errors in arithmetic (§8.13, §6: string + is not in the dialect)', () => {
+    it("'abc' * 2 is refused", () => refuses(`SELECT 'abc' * 2 AS v FROM ${FROM}`, [["'abc'"], ['*', 0]]));
+    it("'a' + 'b' is refused", () => refuses(`SELECT 'a' + 'b' AS v FROM ${FROM}`, [["'a'"], ['+']]));
+  });
+
   describe('syntax errors carry a position', () => {
     it('an unterminated string points at its opening quote', () => {
       const sql = `SELECT 'abc AS x FROM ${FROM}`;

@@ -194,6 +194,15 @@ describe('conformance: edge cases', () => {
     });
   });
 
+  describe('more precedence and literals', () => {
+    it('arithmetic binds tighter than comparison: a + 1 > 2 * b', () => {
+      assert.equal(where('a + 1 > 2 * b', { a: 2, b: 1 }), 'output');
+      assert.equal(where('a + 1 > 2 * b', { a: 1, b: 1 }), 'filtered');
+    });
+    it('comment-like text inside a string constant is text', () => assert.equal(value("'a--b /* c */'"), 'a--b /* c */'));
+    it('timestamp() with now given as a Date is epoch ms', () => assert.equal(value('timestamp()', {}, { now: new Date(1540483200000) }), 1540483200000));
+  });
+
   describe('timezones with half hours (§8.17)', () => {
     it("Asia/Kolkata: Z → +0530", () => {
       assert.equal(out(`SELECT timestamp('HH:mm Z') AS v FROM ${FROM}`, {}, { now: 1540483200000 }, { timezone: 'Asia/Kolkata' }).v, '21:30 +0530');

@@ -172,6 +172,7 @@ describe('conformance: refusals', () => {
     it('empty text', () => refusesSomewhere(''));
     it('not a SELECT', () => refuses(`DELETE FROM ${FROM}`, [['DELETE']]));
     it('a trailing comma in the select list', () => refuses(`SELECT a, FROM ${FROM}`, [['FROM']]));
+    it('a second WHERE', () => refuses(`SELECT * FROM ${FROM} WHERE a = 1 WHERE b = 2`, [['WHERE', 1]]));
     it('IN without a list', () => refusesSomewhere(`SELECT * FROM ${FROM} WHERE a IN 1`));
   });
 

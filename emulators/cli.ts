@@ -1,14 +1,27 @@
 #!/usr/bin/env node
 // aliyun-local: runs the local cloud until Ctrl-C.
 //   aliyun-local [--config local-cloud.json] [--host 127.0.0.1] [--sts-port 17100] [--sts-https-port 17101] [--sts-lifetime 60]
-import { start, type StartOptions } from './index';
+//                [--mns-port 17102 | --no-mns] [--mqtt-port 17103] [--no-iot] [--devices N] [--interval MS]
+import { start, startSimulator, DEMO_APPLICATION, DEMO_PRODUCT_KEY, type IotPlatform, type StartOptions } from './index';
 
 const USAGE = `usage: aliyun-local [--config file.json] [--host 127.0.0.1] [--sts-port N] [--sts-https-port N|off] [--sts-lifetime SECONDS]
-Starts the local Alibaba Cloud stand-ins (STS, …) and prints their URLs and the demo AccessKey. Ctrl-C stops.`;
+                    [--mns-port N | --no-mns] [--mqtt-port N | --no-iot] [--devices N] [--interval MS]
+Starts the local Alibaba Cloud stand-ins (STS, MNS, IoT MQTT broker with device login, IoT OpenAPI Pub) and prints their
+URLs and the demo keys. --devices N also runs N simulated devices posting Alink properties every --interval ms. Ctrl-C stops.`;
 
-export function parseArgs(argv: string[]): StartOptions {
-  const o: StartOptions = {};
+export interface CliOptions extends StartOptions {
+  /** Simulated devices to run (0 = none). */
+  devices?: number;
+  intervalMs?: number;
+}
+
+export function parseArgs(argv: string[]): CliOptions {
+  const o: CliOptions = {};
   const sts: NonNullable<StartOptions['sts']> = {};
+  let mnsPort: number | undefined;
+  let mqttPort: number | undefined;
+  let noMns = false;
+  let noIot = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = (): string => {
@@ -45,6 +58,30 @@ export function parseArgs(argv: string[]): StartOptions {
         sts.lifetimeSeconds = v;
         break;
       }
+      case '--mns-port':
+        mnsPort = port();
+        break;
+      case '--no-mns':
+        noMns = true;
+        break;
+      case '--mqtt-port':
+        mqttPort = port();
+        break;
+      case '--no-iot':
+        noIot = true;
+        break;
+      case '--devices': {
+        const v = Number(value());
+        if (!Number.isInteger(v) || v < 0 || v > 1000) throw new Error('--devices needs a whole number from 0 to 1000');
+        o.devices = v;
+        break;
+      }
+      case '--interval': {
+        const v = Number(value());
+        if (!Number.isInteger(v) || v < 10) throw new Error('--interval needs milliseconds ≥ 10');
+        o.intervalMs = v;
+        break;
+      }
       case '-h':
       case '--help':
         throw new Error(USAGE);
@@ -54,11 +91,27 @@ export function parseArgs(argv: string[]): StartOptions {
   }
   // Fixed ports by default so URLs stay the same between runs; a config file brings its own.
   o.sts = o.configFile ? sts : { port: 17100, httpsPort: 17101, ...sts };
+  if (noMns) o.mns = false;
+  else if (mnsPort !== undefined || !o.configFile) o.mns = { port: mnsPort ?? 17102 };
+  if (noIot) o.iot = false;
+  else if (mqttPort !== undefined || !o.configFile) o.iot = { mqttPort: mqttPort ?? 17103, wsPort: 17104, openApiPort: 17105 };
   return o;
 }
 
+/** The demo product's devices first, then more of the same product registered on the spot. */
+export function demoDevices(iot: IotPlatform, count: number): Array<{ productKey: string; deviceName: string; deviceSecret: string }> {
+  const out = [];
+  for (let i = 0; i < count; i++) {
+    const deviceName = `sensor-${String(i + 1).padStart(2, '0')}`;
+    const known = iot.registry.listDevices().find((d) => d.productKey === DEMO_PRODUCT_KEY && d.deviceName === deviceName);
+    const d = known ?? iot.addDevice({ productKey: DEMO_PRODUCT_KEY, deviceName });
+    out.push({ productKey: d.productKey, deviceName: d.deviceName, deviceSecret: d.deviceSecret });
+  }
+  return out;
+}
+
 async function main(): Promise<void> {
-  let options: StartOptions;
+  let options: CliOptions;
   try {
     options = parseArgs(process.argv.slice(2));
   } catch (e) {
@@ -67,13 +120,23 @@ async function main(): Promise<void> {
     return;
   }
   const cloud = await start(options);
+  const simulator =
+    options.devices && cloud.iot
+      ? await startSimulator({
+          url: cloud.iot.mqttUrl,
+          devices: demoDevices(cloud.iot, options.devices),
+          intervalMs: options.intervalMs ?? 2000,
+        })
+      : undefined;
   // Handlers first, so that a signal right after the banner is handled.
   let stopping = false;
   const shutdown = (signal: string) => {
     if (stopping) return;
     stopping = true;
     console.log(`aliyun-local: ${signal}, stopping…`);
-    cloud.stop().then(
+    Promise.resolve(simulator?.stop())
+      .then(() => cloud.stop())
+      .then(
       () => {
         console.log('aliyun-local: stopped');
         process.exit(0);
@@ -94,6 +157,11 @@ async function main(): Promise<void> {
     `  secret       ${cloud.demo.accessKeySecret}   (local demo key, not a real secret)`,
   );
   if (cloud.demo.roleArn) lines.push(`  role ARN     ${cloud.demo.roleArn}`);
+  if (cloud.iot) {
+    lines.push(`  IoT devices  ${cloud.iot.registry.listDevices().map((d) => `${d.productKey}/${d.deviceName}`).join(', ')}`);
+    if (!options.configFile) lines.push(`  IoT app user ${DEMO_APPLICATION.username} / ${DEMO_APPLICATION.password}   (may use every topic; local demo value)`);
+    if (simulator) lines.push(`  simulating   ${options.devices} device(s), a property post every ${options.intervalMs ?? 2000} ms each`);
+  }
   lines.push(`  HTTPS CA     ${cloud.caFile}  (NODE_EXTRA_CA_CERTS for clients that need HTTPS)`);
   lines.push(`  STS faults   curl -X PUT ${cloud.sts.url}/__admin/faults -d '{"throttle":{"count":3}}'  (see emulators/sts/server.ts)`, '', 'Ctrl-C to stop.');
   console.log(lines.join('\n'));

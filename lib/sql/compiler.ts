@@ -9,7 +9,7 @@ import {
   toNum, UNSET, intern,
 } from './runtime';
 import { compileTopicFilter, TopicFilterError } from './topic';
-import { isRawAlink, parseTslPayload } from './tsl';
+import { isRawAlink, parseTslPayload, type TslContext } from './tsl';
 import {
   type CompiledRule, type CompileOptions, type RuleDataType, type RuleMessage, type RuleResult, SqlError,
 } from './types';
@@ -470,6 +470,29 @@ function normaliseDataType(t: unknown): RuleDataType {
   throw new RangeError(`Unknown rule data type '${String(t)}' (use JSON or BINARY)`);
 }
 
+/** The TSL parsing context of a message: overrides and thing-model facts, text values only (others are ignored). */
+function tslContext(message: RuleMessage, nowMs: number): TslContext {
+  const text = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
+  const ctx: TslContext = { now: nowMs };
+  const pk = text(message.productKey);
+  const dn = text(message.deviceName);
+  if (pk !== undefined) ctx.productKey = pk;
+  if (dn !== undefined) ctx.deviceName = dn;
+  const info: unknown = message.tsl;
+  if (typeof info === 'object' && info !== null) {
+    const i = info as Record<string, unknown>;
+    const iotId = text(i.iotId);
+    const deviceType = text(i.deviceType);
+    const eventName = text(i.eventName);
+    const eventType = text(i.eventType);
+    if (iotId !== undefined) ctx.iotId = iotId;
+    if (deviceType !== undefined) ctx.deviceType = deviceType;
+    if (eventName !== undefined) ctx.eventName = eventName;
+    if (eventType !== undefined) ctx.eventType = eventType;
+  }
+  return ctx;
+}
+
 function describeValue(v: unknown): string {
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'an array';
@@ -656,7 +679,7 @@ export function compileRule(sql: string, options: CompileOptions = {}): Compiled
           return { outcome: 'dropped', reason: `Payload is ${describeValue(p)}, not a JSON object; a JSON rule needs an object` };
         }
         if ((p as { method?: unknown }).method !== undefined && topic.startsWith('/sys/') && isRawAlink(p)) {
-          p = parseTslPayload(topic, p, { productKey: message.productKey, deviceName: message.deviceName, now: now(c) });
+          p = parseTslPayload(topic, p, tslContext(message, now(c)));
         }
         c.payload = p;
       }

@@ -15,4 +15,5 @@ export {
   type RuleMessage,
   type RuleOutcome,
   type RuleResult,
+  type RuleTslInfo,
 } from './types';

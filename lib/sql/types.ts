@@ -27,6 +27,20 @@ export interface RuleMessage {
   timezone?: string;
   /** Device tags for `attribute(key)`. */
   tags?: Record<string, string>;
+  /**
+   * What the cloud knows from the device registry and the thing model, used only when a raw Alink property/event
+   * post is converted to the parsed form (§8.3): `iotId` and `deviceType` appear in property and event posts,
+   * `eventName` / `eventType` (info, alert, error) become `name` / `type` of an event post. Absent fields stay absent.
+   */
+  tsl?: RuleTslInfo;
+}
+
+/** Thing-model facts a message may carry for TSL parsing (see `RuleMessage.tsl`). */
+export interface RuleTslInfo {
+  iotId?: string;
+  deviceType?: string;
+  eventName?: string;
+  eventType?: string;
 }
 
 export type RuleOutcome = 'output' | 'filtered' | 'no-match' | 'dropped';

@@ -51,6 +51,28 @@ describe('sql engine: TSL parsing (§3.1, §8.3)', () => {
     assert.equal(rule.evaluate({ topic: PROP, payload: { ...alink, params: { WF: 1 } } }).outcome, 'filtered');
   });
 
+  it('takes iotId, deviceType and the event name/type from message.tsl; without them those keys are absent', () => {
+    const sql = 'SELECT identifier, name, type, iotId, deviceType, value.level AS level FROM "/sys/a1B2c3D4e5F/+/thing/event/+/post" '
+      + "WHERE type = 'alert'";
+    const rule = compileRule(sql);
+    const topic = '/sys/a1B2c3D4e5F/dev01/thing/event/overheat/post';
+    const ev = { id: '7', version: '1.0', method: 'thing.event.overheat.post', params: { value: { level: 3 }, time: 77 } };
+    const r = rule.evaluate({
+      topic, payload: ev, now: 9, tsl: { iotId: 'iot-9', deviceType: 'Oven', eventName: 'Overheat', eventType: 'alert' },
+    });
+    assert.deepEqual(r.output, { identifier: 'overheat', name: 'Overheat', type: 'alert', iotId: 'iot-9', deviceType: 'Oven', level: 3 });
+    // Unknown to Node-RED unless supplied: the WHERE on type is then not true, and nothing is invented.
+    assert.equal(rule.evaluate({ topic, payload: ev, now: 9 }).outcome, 'filtered');
+    const bare = compileRule('SELECT * FROM "/sys/a1B2c3D4e5F/+/thing/event/+/post"').evaluate({ topic, payload: ev, now: 9 });
+    assert.deepEqual(bare.output, { identifier: 'overheat', productKey: 'a1B2c3D4e5F', deviceName: 'dev01', gmtCreate: 9, value: { level: 3 }, time: 77 });
+    // Property posts carry iotId and deviceType too; non-text values are ignored, never thrown on.
+    const prop = compileRule(`SELECT iotId, deviceType, items.WF.value AS wf FROM "${PROP}"`);
+    assert.deepEqual(prop.evaluate({ topic: PROP, payload: alink, tsl: { iotId: 'iot-1', deviceType: 'Sensor' } }).output,
+      { iotId: 'iot-1', deviceType: 'Sensor', wf: 23.6 });
+    assert.deepEqual(prop.evaluate({ topic: PROP, payload: alink, tsl: { iotId: 5, deviceType: null } as never }).output, { wf: 23.6 });
+    assert.deepEqual(prop.evaluate({ topic: PROP, payload: alink, tsl: 'x' as never }).output, { wf: 23.6 });
+  });
+
   it('no params in SQL: raw Alink fields are not visible after parsing', () => {
     const r = compileRule(`SELECT params, method FROM "${PROP}"`).evaluate({ topic: PROP, payload: alink });
     assert.deepEqual(r.output, {});

@@ -5,10 +5,12 @@ import type { Request, Response } from 'express';
 import { compileRule } from '../../lib/sql';
 import type { CompiledRule, RuleOutcome } from '../../lib/sql/types';
 import {
+  createStatusThrottle,
   isBinaryOutput,
   normaliseConfig,
   parseTestRequest,
   sqlErrorPosition,
+  statusClock,
   toRuleMessage,
   type Counts,
   type NormalisedConfig,
@@ -65,27 +67,12 @@ export default function (RED: NodeAPI): void {
     const ruleName = cfg?.name || def.name || this.id;
 
     // Status throttle: draw at once if the last drawing is older than the interval, otherwise once, later.
-    let lastDrawn = 0;
-    let timer: NodeJS.Timeout | undefined;
-    let closed = false;
-    const draw = (): void => {
-      lastDrawn = Date.now();
+    const throttle = createStatusThrottle(() => {
       const subs = { matched: counts.matched, filtered: counts.filtered, dropped: counts.dropped, other: counts.noMatch };
       const text = counts.noMatch > 0 ? t('status.counts-other', subs) : t('status.counts', subs);
       this.status({ fill: counts.dropped > 0 ? 'yellow' : 'green', shape: 'dot', text });
-    };
-    const countChanged = (): void => {
-      if (closed || timer) return;
-      const wait = lastDrawn + STATUS_INTERVAL_MS - Date.now();
-      if (wait <= 0) {
-        draw();
-        return;
-      }
-      timer = setTimeout(() => {
-        timer = undefined;
-        if (!closed) draw();
-      }, wait);
-    };
+    }, STATUS_INTERVAL_MS, statusClock.current);
+    const countChanged = (): void => throttle.changed();
 
     this.on('input', (msg: RuleMsg, send, done) => {
       if (startError || !rule || !cfg) {
@@ -137,9 +124,7 @@ export default function (RED: NodeAPI): void {
     });
 
     this.on('close', (_removed: boolean, done: () => void) => {
-      closed = true;
-      if (timer) clearTimeout(timer);
-      timer = undefined;
+      throttle.stop();
       done();
     });
   }

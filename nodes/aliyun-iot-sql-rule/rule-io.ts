@@ -1,6 +1,6 @@
 // Pure helpers of the SQL rule node: config normalisation, turning a Node-RED message into the engine's
 // RuleMessage, and validating the editor's test requests. No Node-RED import, so they are testable alone.
-import type { RuleDataType, RuleMessage } from '../../lib/sql/types';
+import type { RuleDataType, RuleMessage, RuleTslInfo } from '../../lib/sql/types';
 
 export type NonMatching = 'drop' | 'output';
 
@@ -143,6 +143,8 @@ function str(v: unknown): string | undefined {
  * - productKey / deviceName / messageId from `msg.iot` when present (the engine derives the first two from the
  *   topic otherwise); messageId falls back to `msg._msgid`.
  * - tags: the node's tags, over `msg.iot.tags` (the node's configuration wins).
+ * - now: `msg.iot.receivedAt` (ms epoch) when given, else the evaluation time.
+ * - tsl: `msg.iot.tsl` = { iotId?, deviceType?, eventName?, eventType? } for TSL parsing of raw Alink posts.
  */
 export function toRuleMessage(
   msg: InputMessage,
@@ -169,6 +171,11 @@ export function toRuleMessage(
   if (productKey) message.productKey = productKey;
   if (deviceName) message.deviceName = deviceName;
   if (messageId) message.messageId = messageId;
+  // The time the device message arrived (set by IoT device in): gmtCreate, default property times and timestamp().
+  const receivedAt = iot?.receivedAt;
+  if (typeof receivedAt === 'number' && Number.isFinite(receivedAt)) message.now = receivedAt;
+  const tsl = tslInfo(iot?.tsl);
+  if (tsl) message.tsl = tsl;
   return { message };
 }
 
@@ -261,4 +268,76 @@ export function sqlErrorPosition(err: unknown): { line: number; column: number }
 
 export function isBinaryOutput(v: unknown): v is Buffer | Uint8Array {
   return isBytes(v);
+}
+
+/** The time source of the status throttle; tests swap in a manual clock so nothing depends on real timing. */
+export interface StatusClock {
+  now(): number;
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+export const systemStatusClock: StatusClock = {
+  now: () => Date.now(),
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
+};
+
+/** The clock a node takes when it starts. Tests set `current` before loading a flow and restore it after. */
+export const statusClock: { current: StatusClock } = { current: systemStatusClock };
+
+export interface StatusThrottle {
+  /** A count changed: draw now if the last drawing is at least `intervalMs` old, else once when it is. */
+  changed(): void;
+  /** Stop for good (node closed): a pending drawing is cancelled. */
+  stop(): void;
+}
+
+/**
+ * Redraw the status at most every `intervalMs`; the last change is always drawn once the interval has passed,
+ * so the status never stays behind the counts.
+ */
+export function createStatusThrottle(draw: () => void, intervalMs: number, clock: StatusClock): StatusThrottle {
+  let lastDrawn = -Infinity;
+  let timer: unknown;
+  let pending = false;
+  let stopped = false;
+  const drawNow = (): void => {
+    lastDrawn = clock.now();
+    draw();
+  };
+  return {
+    changed(): void {
+      if (stopped || pending) return;
+      const wait = lastDrawn + intervalMs - clock.now();
+      if (wait <= 0) {
+        drawNow();
+        return;
+      }
+      pending = true;
+      timer = clock.setTimeout(() => {
+        pending = false;
+        timer = undefined;
+        if (!stopped) drawNow();
+      }, wait);
+    },
+    stop(): void {
+      stopped = true;
+      if (pending) clock.clearTimeout(timer);
+      pending = false;
+      timer = undefined;
+    },
+  };
+}
+
+/** Text of a message's TSL facts (`msg.iot.tsl`), for the engine's `message.tsl`; anything else is ignored. */
+export function tslInfo(v: unknown): RuleTslInfo | undefined {
+  if (!v || typeof v !== 'object' || Array.isArray(v)) return undefined;
+  const o = v as Record<string, unknown>;
+  const info: RuleTslInfo = {};
+  for (const k of ['iotId', 'deviceType', 'eventName', 'eventType'] as const) {
+    const s = o[k];
+    if (typeof s === 'string' && s !== '') info[k] = s;
+  }
+  return Object.keys(info).length > 0 ? info : undefined;
 }

@@ -10,6 +10,7 @@ import {
   sqlRuleNode,
   sqlRuleWithCatalog,
   statusCalls,
+  useManualStatusClock,
   waitForStatus,
   type StatusArg,
 } from './support';
@@ -156,7 +157,8 @@ describe('aliyun-iot-sql-rule node', function () {
     assert.deepEqual(first, { fill: 'red', shape: 'ring', text: 'SQL error at 1:8' });
     const errorSpy = rule.error as unknown as { args: unknown[][] };
     assert.equal(errorSpy.args.length, 1);
-    assert.match(String(errorSpy.args[0][0]), /invalid SQL: .*devicename.*1:8/);
+    assert.equal(String(errorSpy.args[0][0]),
+      "SQL rule not started, invalid SQL: Unknown function 'devicename' at 1:8 — did you mean deviceName()?");
     const caught = collect<OutMsg>(helper.getNode('caught'), 1);
     rule.receive({ topic: `/${PK}/dev01/user/update`, payload: { a: 1 } } as never);
     const [msg] = await caught;
@@ -211,35 +213,94 @@ describe('aliyun-iot-sql-rule node', function () {
     assert.deepEqual((await out2)[0].payload, { hex: Buffer.from('{"parsed":true}').toString('hex') });
   });
 
-  it('shows the final counts although it redraws the status at most every 250 ms', async function () {
-    await helper.load(sqlRuleWithCatalog, flow({ sql: HOT_SQL }));
-    const rule = helper.getNode('rule');
-    const out = collect<OutMsg>(helper.getNode('out1'), 5);
-    for (let i = 0; i < 5; i++) rule.receive({ topic: PROPERTY_TOPIC, payload: hotPost(40 + i) } as never);
-    await out;
-    await waitForStatus(rule, (s) => s.text === '5 matched · 0 filtered · 0 dropped');
-    const counts = statusCalls(rule).filter((s) => /matched/.test(s.text ?? ''));
-    assert.ok(counts.length < 5, `status drawn ${counts.length} times for 5 messages`);
-    assert.equal(counts.at(-1)?.fill, 'green');
+  describe('status throttle (driven by a manual clock, no real waiting)', function () {
+    let manual: ReturnType<typeof useManualStatusClock>;
+    beforeEach(function () {
+      manual = useManualStatusClock();
+    });
+    afterEach(function () {
+      manual.restore();
+    });
+    const countTexts = (rule: Node): string[] => statusCalls(rule).map((s) => s.text ?? '').filter((x) => /matched/.test(x));
+
+    it('draws the first count at once, coalesces the next ones for 250 ms, then shows the final counts', async function () {
+      const { clock } = manual;
+      await helper.load(sqlRuleWithCatalog, flow({ sql: HOT_SQL }));
+      const rule = helper.getNode('rule');
+      const out = collect<OutMsg>(helper.getNode('out1'), 5);
+      rule.receive({ topic: PROPERTY_TOPIC, payload: hotPost(20) } as never);
+      for (let i = 0; i < 5; i++) rule.receive({ topic: PROPERTY_TOPIC, payload: hotPost(40 + i) } as never);
+      await out;
+      assert.deepEqual(countTexts(rule), ['0 matched · 1 filtered · 0 dropped'], 'only the first change is drawn at once');
+      assert.equal(clock.pending, 1, 'one redraw is waiting, not one per message');
+      clock.advance(249);
+      assert.equal(countTexts(rule).length, 1, 'nothing is drawn before 250 ms have passed');
+      clock.advance(1);
+      assert.deepEqual(countTexts(rule), ['0 matched · 1 filtered · 0 dropped', '5 matched · 1 filtered · 0 dropped']);
+      assert.equal(statusCalls(rule).at(-1)?.fill, 'green');
+      assert.equal(clock.pending, 0);
+      // Long after the last drawing, a change is drawn at once again.
+      clock.advance(10_000);
+      const caught = collect<OutMsg>(helper.getNode('caught'), 1);
+      rule.receive({ topic: PROPERTY_TOPIC, payload: 'not json' } as never);
+      await caught;
+      assert.deepEqual(countTexts(rule).at(-1), '5 matched · 1 filtered · 1 dropped');
+      assert.equal(statusCalls(rule).at(-1)?.fill, 'yellow');
+    });
+
+    it('cancels a pending redraw on close: no status after unload', async function () {
+      const { clock } = manual;
+      await helper.load(sqlRuleWithCatalog, flow({ sql: HOT_SQL }));
+      const rule = helper.getNode('rule');
+      const out = collect<OutMsg>(helper.getNode('out1'), 3);
+      for (let i = 0; i < 3; i++) rule.receive({ topic: PROPERTY_TOPIC, payload: hotPost(40 + i) } as never);
+      await out;
+      assert.deepEqual(countTexts(rule), ['1 matched · 0 filtered · 0 dropped']);
+      assert.equal(clock.pending, 1, 'the last count is waiting for its redraw');
+      // unload() restores the helper's spies first, so record later status calls on the instance itself.
+      const late: StatusArg[] = [];
+      (rule as unknown as { status: (s: StatusArg) => void }).status = (s: StatusArg) => {
+        late.push(s);
+      };
+      await helper.unload();
+      assert.equal(clock.pending, 0, 'close cancelled the pending redraw');
+      clock.advance(1000);
+      assert.deepEqual(late, [], 'a status was drawn after close');
+    });
   });
 
-  it('clears its status timer on close: no status update after unload', async function () {
-    await helper.load(sqlRuleWithCatalog, flow({ sql: HOT_SQL }));
-    const rule = helper.getNode('rule');
-    const out = collect<OutMsg>(helper.getNode('out1'), 3);
-    for (let i = 0; i < 3; i++) rule.receive({ topic: PROPERTY_TOPIC, payload: hotPost(40 + i) } as never);
-    await out;
-    const before = statusCalls(rule).map((s) => s.text);
-    assert.ok(!before.includes('3 matched · 0 filtered · 0 dropped'), 'the last count is still waiting for its timer');
-    // unload() restores the helper's spies first, so record later status calls on the instance itself.
-    const late: StatusArg[] = [];
-    (rule as unknown as { status: (s: StatusArg) => void }).status = (s: StatusArg) => {
-      late.push(s);
+  it('formats timestamp() in GMT+8 by default and in the configured timezone, at the time the message arrived', async function () {
+    const sql = `SELECT timestamp('yyyy-MM-dd HH:mm') AS local, timestamp_utc('HH:mm') AS utc, timestamp() AS ms, gmtCreate,
+      items.temperature.time AS t FROM "/sys/${PK}/+/thing/event/property/post"`;
+    const receivedAt = Date.UTC(2018, 9, 25, 16, 0); // 2018-10-26 00:00 in Shanghai, 18:00 the day before in Berlin
+    const send = async (timezone: string): Promise<Record<string, unknown>> => {
+      await helper.load(sqlRuleWithCatalog, flow({ sql, timezone }));
+      const out = collect<OutMsg>(helper.getNode('out1'), 1);
+      helper.getNode('rule').receive({
+        topic: PROPERTY_TOPIC, payload: alinkPost({ temperature: 21 }), iot: { receivedAt, topic: PROPERTY_TOPIC },
+      } as never);
+      const [msg] = await out;
+      await helper.unload();
+      return msg.payload as Record<string, unknown>;
     };
-    await helper.unload();
-    // The pending redraw was due within 250 ms; wait past it (a negative check needs a bounded wait).
-    await new Promise((resolve) => setTimeout(resolve, 400));
-    assert.deepEqual(late, [], 'a status was drawn after close');
+    const expected = { utc: '16:00', ms: receivedAt, gmtCreate: receivedAt, t: receivedAt };
+    assert.deepEqual(await send(''), { local: '2018-10-26 00:00', ...expected }, 'an empty timezone means Asia/Shanghai');
+    assert.deepEqual(await send('Asia/Shanghai'), { local: '2018-10-26 00:00', ...expected });
+    assert.deepEqual(await send('Europe/Berlin'), { local: '2018-10-25 18:00', ...expected });
+  });
+
+  it('passes msg.iot.tsl to TSL parsing: event name and type, iotId', async function () {
+    const sql = `SELECT identifier, name, type, iotId, value.level AS level FROM "/sys/${PK}/+/thing/event/+/post" WHERE type = 'alert'`;
+    await helper.load(sqlRuleWithCatalog, flow({ sql, nonMatching: 'output' }));
+    const rule = helper.getNode('rule');
+    const out = collect<OutMsg>(helper.getNode('out1'), 1);
+    const other = collect<OutMsg>(helper.getNode('out2'), 1);
+    const topic = `/sys/${PK}/dev01/thing/event/overheat/post`;
+    const payload = { id: '3', version: '1.0', method: 'thing.event.overheat.post', params: { value: { level: 3 }, time: 5 } };
+    rule.receive({ topic, payload, iot: { tsl: { eventName: 'Overheat', eventType: 'alert', iotId: 'iot-7' } } } as never);
+    rule.receive({ topic, payload } as never);
+    assert.deepEqual((await out)[0].payload, { identifier: 'overheat', name: 'Overheat', type: 'alert', iotId: 'iot-7', level: 3 });
+    assert.equal((await other)[0].rule?.outcome, 'filtered', 'without msg.iot.tsl the event type is unknown');
   });
 
   it('is registered by the default export alone (no catalog wrapper)', async function () {

@@ -71,11 +71,24 @@ describe('aliyun-iot-sql-rule editor HTML (static)', function () {
     const { type, def } = findRegisterType();
     assert.equal(type, TYPE);
     assert.equal(def.type, 'ObjectExpression');
-    for (const [name, expected] of [['category', 'Alibaba Cloud'], ['paletteLabel', 'SQL rule'], ['icon', `${TYPE}.svg`], ['inputs', 1], ['outputs', 1]] as const) {
+    for (const [name, expected] of [['category', 'Alibaba Cloud'], ['icon', `${TYPE}.svg`], ['inputs', 1], ['outputs', 1]] as const) {
       const v = prop(def, name);
       assert.equal(v?.type, 'Literal', `${name} must be a literal`);
       assert.equal(v?.value, expected, name);
     }
+    // The palette label is translated: a function returning this._('<type>.paletteLabel'), present in both catalogs.
+    const palette = prop(def, 'paletteLabel');
+    assert.equal(palette?.type, 'FunctionExpression', 'paletteLabel is a function so it can be translated');
+    const calls: string[] = [];
+    walk(palette, (n) => {
+      const callee = n.callee as AnyNode | undefined;
+      const args = n.arguments as AnyNode[] | undefined;
+      if (n.type === 'CallExpression' && callee?.type === 'MemberExpression' && (callee.object as AnyNode).type === 'ThisExpression'
+        && (callee.property as AnyNode).name === '_' && args?.[0]?.type === 'Literal') calls.push(String(args[0].value));
+    });
+    assert.deepEqual(calls, [`${TYPE}.paletteLabel`]);
+    assert.equal(lookup(catalogs['en-US'], `${TYPE}.paletteLabel`), 'SQL rule');
+    assert.equal(lookup(catalogs['zh-CN'], `${TYPE}.paletteLabel`), 'SQL 规则');
     assert.equal(prop(def, 'color')?.type, 'Literal');
     assert.equal(prop(def, 'defaults')?.type, 'ObjectExpression', 'defaults must be inline');
     assert.ok(prop(def, 'outputLabels'), 'outputLabels is defined');
@@ -130,6 +143,13 @@ describe('aliyun-iot-sql-rule editor HTML (static)', function () {
       assert.ok(help.includes('<ol class="node-ports">'), `${lang}: two outputs are described as node-ports`);
       for (const f of functions) assert.ok(help.includes(`<code>${f}(`), `${lang}: function ${f} is described`);
       assert.ok(help.includes('https://help.aliyun.com/document_detail/30554.html'), `${lang}: references Alibaba docs`);
+      const examples = lang === 'en-US' ? '<h4>Examples</h4>' : '<h4>示例</h4>';
+      assert.ok(help.includes(examples), `${lang}: has an examples section`);
+      assert.ok((help.split(examples)[1] ?? '').match(/<pre>SELECT [\s\S]*?FROM "\/[^"]+"/), `${lang}: examples hold rule SQL`);
+      // Details say what TSL parsing can and cannot fill in without the cloud's registry and thing model.
+      for (const term of ['msg.iot.tsl', 'eventType', 'msg.iot.receivedAt', 'checkFailedData']) {
+        assert.ok(help.includes(term), `${lang}: thing model parsing explains ${term}`);
+      }
     }
   });
 

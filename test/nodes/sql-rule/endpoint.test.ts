@@ -1,6 +1,8 @@
 // The editor's Test button: POST aliyun-iot-sql-rule/test on the admin app, with the runtime's engine.
 import assert from 'node:assert/strict';
 import helper from 'node-red-node-test-helper';
+import type { NodeAPI } from 'node-red';
+import type { NextFunction, Request, Response } from 'express';
 import { PK, PROPERTY_TOPIC, alinkPost, sqlRuleNode } from './support';
 
 helper.init(require.resolve('node-red'));
@@ -16,6 +18,33 @@ describe('aliyun-iot-sql-rule test endpoint', function () {
   });
   afterEach(async function () {
     await helper.unload();
+  });
+
+  it('is guarded by RED.auth.needsPermission(aliyun-iot-sql-rule.write)', async function () {
+    await helper.unload();
+    // A runtime whose permission check admits only requests carrying a token, as Node-RED's does with adminAuth.
+    const asked: string[] = [];
+    const guarded = (RED: NodeAPI): void => {
+      const red = Object.create(RED) as NodeAPI;
+      Object.defineProperty(red, 'auth', {
+        value: {
+          needsPermission: (permission: string) => {
+            asked.push(permission);
+            return (req: Request, res: Response, next: NextFunction) => {
+              if (req.get('authorization') === 'Bearer good') next();
+              else res.status(401).json({ error: 'unauthorized' });
+            };
+          },
+        },
+      });
+      sqlRuleNode(red);
+    };
+    await helper.load(guarded, []);
+    assert.deepEqual(asked, ['aliyun-iot-sql-rule.write']);
+    const body = { sql: SQL, topic: PROPERTY_TOPIC, payload: JSON.stringify(alinkPost({ temperature: 40 })) };
+    await helper.request().post(URL).send(body).expect(401);
+    const ok = await helper.request().post(URL).set('Authorization', 'Bearer good').send(body).expect(200);
+    assert.equal(ok.body.outcome, 'output');
   });
 
   it('evaluates a good rule on a raw Alink post, with the dialog tags', async function () {

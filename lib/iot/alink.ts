@@ -1,5 +1,6 @@
 // What the IoT device in node makes of one MQTT message: the payload in the chosen format and msg.iot
 // (productKey, deviceName, topicClass from the topic; messageId from the Alink `id` when present).
+import * as nodeBuffer from 'node:buffer';
 import { parseTopic, type TopicClass } from './topics';
 
 export type PayloadFormat = 'auto' | 'string' | 'buffer';
@@ -20,8 +21,16 @@ export interface IotMeta {
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
+/** Native UTF-8 check (Node ≥ 18.14); the fatal TextDecoder otherwise. */
+const isUtf8 = (nodeBuffer as { isUtf8?: (b: Buffer) => boolean }).isUtf8;
 
 function decodeUtf8(raw: Buffer): string | undefined {
+  if (isUtf8) {
+    // Decoding replaces invalid bytes with U+FFFD: only then is the (slower) validity check needed.
+    const text = raw.toString('utf8');
+    if (text.indexOf('\uFFFD') < 0) return text;
+    return isUtf8(raw) ? text : undefined;
+  }
   try {
     return utf8.decode(raw);
   } catch {
@@ -38,10 +47,9 @@ export function decodePayload(raw: Buffer, format: PayloadFormat): unknown {
   if (format === 'string') return raw.toString('utf8');
   const text = decodeUtf8(raw);
   if (text === undefined) return raw;
-  const trimmed = text.trim();
-  if (trimmed.length > 0) {
+  if (text.length > 0 && looksLikeJson(text)) {
     try {
-      return JSON.parse(trimmed) as unknown;
+      return JSON.parse(text) as unknown;
     } catch {
       return text;
     }
@@ -49,17 +57,30 @@ export function decodePayload(raw: Buffer, format: PayloadFormat): unknown {
   return text;
 }
 
+/** Cheap pre-check so that plain text does not pay for a failing JSON.parse (JSON.parse decides). */
+function looksLikeJson(text: string): boolean {
+  let i = 0;
+  while (i < text.length && (text.charCodeAt(i) === 0x20 || text.charCodeAt(i) === 0x0a || text.charCodeAt(i) === 0x0d || text.charCodeAt(i) === 0x09)) i++;
+  const c = text.charCodeAt(i);
+  // { [ " digit - t f n
+  return c === 0x7b || c === 0x5b || c === 0x22 || (c >= 0x30 && c <= 0x39) || c === 0x2d || c === 0x74 || c === 0x66 || c === 0x6e;
+}
+
 let counter = 0;
 let lastMs = 0;
 
-/** A unique, increasing decimal ID in the shape of the platform's 64-bit message IDs (ms << 22 | counter). */
+/** A unique, increasing decimal ID: the milliseconds followed by a 6-digit counter within that millisecond. */
 export function generateMessageId(now: number = Date.now()): string {
-  if (now !== lastMs) {
+  if (now > lastMs) {
     lastMs = now;
     counter = 0;
   }
-  counter = (counter + 1) & 0x3fffff;
-  return ((BigInt(now) << 22n) | BigInt(counter)).toString();
+  counter++;
+  if (counter > 999_999) {
+    lastMs++;
+    counter = 1;
+  }
+  return `${lastMs}${String(counter).padStart(6, '0')}`;
 }
 
 /** The Alink `id` ("0" to "4294967295", sent as a string or a number) of a parsed payload, if any. */

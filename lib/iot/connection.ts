@@ -5,7 +5,7 @@ import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import { connect, type IClientOptions, type IClientPublishOptions, type IPublishPacket, type MqttClient } from 'mqtt';
 import { checkKeepalive, DeviceConfigError, deviceEndpoint, isSignMethod, signDevice, type SignMethod } from './signing';
-import { checkTopicName, parseTopicFilter, topicMatches } from './topics';
+import { checkTopicName, parseTopicFilter } from './topics';
 
 export interface TlsOptions {
   /** PEM text of the CA(s) to trust; default the system store. */
@@ -123,6 +123,8 @@ interface UserSub {
   ref: string;
   subscription: string;
   filter: string;
+  /** The filter's levels, split once. */
+  levels: string[];
   shared: boolean;
   qos: 0 | 1 | 2;
   handlers: SubscriptionHandlers;
@@ -442,7 +444,7 @@ export class IotConnection extends EventEmitter {
   subscribe(ref: string, subscription: string, qos: 0 | 1 | 2, handlers: SubscriptionHandlers): void {
     const parsed = parseTopicFilter(subscription);
     if (qos !== 0 && qos !== 1 && qos !== 2) throw new ConnectionConfigError(`QoS ${JSON.stringify(qos)} is not valid: 0, 1 or 2`);
-    this.users.set(ref, { ref, subscription, filter: parsed.filter, shared: parsed.shareGroup !== undefined, qos, handlers });
+    this.users.set(ref, { ref, subscription, filter: parsed.filter, levels: parsed.filter.split('/'), shared: parsed.shareGroup !== undefined, qos, handlers });
     if (this.connected) this.syncSubscriptions();
   }
 
@@ -550,12 +552,13 @@ export class IotConnection extends EventEmitter {
     const sid = packet.properties?.subscriptionIdentifier;
     if (sid !== undefined) ids = Array.isArray(sid) ? sid : [sid];
     let delivered = 0;
+    const topicLevels = ids ? undefined : topic.split('/');
     for (const u of this.users.values()) {
       let match: boolean;
       if (ids) {
         match = ids.includes(this.subIds.get(u.subscription) ?? -1);
       } else {
-        match = topicMatches(u.filter, topic);
+        match = levelsMatch(u.levels, topicLevels as string[], topic);
       }
       if (!match) continue;
       delivered++;
@@ -648,6 +651,19 @@ export class IotConnection extends EventEmitter {
     })();
     return this.stopPromise;
   }
+}
+
+/** MQTT matching on pre-split levels (same rules as topics.topicMatches: `#` also matches the parent, `$` topics
+ * are not matched by a leading wildcard). */
+function levelsMatch(f: string[], t: string[], topic: string): boolean {
+  if (topic.charCodeAt(0) === 0x24 && (f[0] === '+' || f[0] === '#')) return false;
+  for (let i = 0; i < f.length; i++) {
+    const level = f[i];
+    if (level === '#') return true;
+    if (i >= t.length) return false;
+    if (level !== '+' && level !== t[i]) return false;
+  }
+  return f.length === t.length;
 }
 
 /** A delay between half and all of `ms`, so that many clients do not retry in step. */

@@ -22,7 +22,28 @@ const TWO_CHAR_OPS = new Set(['<>', '!=', '<=', '>=']);
 const ONE_CHAR_OPS = new Set([',', '(', ')', '.', '[', ']', '*', '+', '-', '/', '%', '=', '<', '>', ';']);
 
 function isIdentStart(c: number): boolean {
-  return (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95 || c === 36 || c >= 0x80;
+  return (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95 || c === 36
+    || (c >= 0x80 && !isSpace(c) && lookalike(c) === undefined);
+}
+
+/**
+ * The ASCII character that a full-width or typographic punctuation mark stands for (an IME typing `，` for `,`,
+ * curly quotes pasted from a web page). Such a mark is refused with a hint instead of silently becoming part of a
+ * field name.
+ */
+function lookalike(c: number): string | undefined {
+  if ((c >= 0xff01 && c <= 0xff0f) || (c >= 0xff1a && c <= 0xff20) || (c >= 0xff3b && c <= 0xff40) || (c >= 0xff5b && c <= 0xff5e)) {
+    return String.fromCharCode(c - 0xfee0);
+  }
+  switch (c) {
+    case 0x2018: case 0x2019: return "'";
+    case 0x201c: case 0x201d: return '"';
+    case 0x3001: return ',';
+    case 0x3002: return '.';
+    case 0x3010: return '[';
+    case 0x3011: return ']';
+    default: return undefined;
+  }
 }
 function isIdentPart(c: number): boolean {
   return isIdentStart(c) || (c >= 48 && c <= 57);
@@ -31,7 +52,8 @@ function isDigit(c: number): boolean {
   return c >= 48 && c <= 57;
 }
 function isSpace(c: number): boolean {
-  return c === 32 || c === 9 || c === 10 || c === 13 || c === 12 || c === 0xa0 || c === 0x3000 || c === 0xfeff;
+  return c === 32 || c === 9 || c === 10 || c === 13 || c === 12 || c === 11 || c === 0xa0 || c === 0x3000 || c === 0xfeff
+    || c === 0x85 || c === 0x1680 || (c >= 0x2000 && c <= 0x200b) || c === 0x2028 || c === 0x2029 || c === 0x202f || c === 0x205f;
 }
 
 export class Lexer {
@@ -188,6 +210,10 @@ export class Lexer {
     }
     if (one === '=' || one === '!') {
       throw this.error(`Unexpected character '${one}'`, start, one === '!' ? "use <> or != for 'not equal'" : undefined);
+    }
+    const ascii = lookalike(c);
+    if (ascii !== undefined) {
+      throw this.error(`Unexpected character '${one}'`, start, `did you mean the ASCII character ${ascii}?`);
     }
     throw this.error(`Unexpected character '${one}'`, start);
   }

@@ -4,6 +4,12 @@ import { Lexer, type Token } from './lexer';
 import { SqlError } from './types';
 
 export const MAX_SELECT_ITEMS = 50;
+/**
+ * Deepest expression accepted: parentheses, NOT / unary minus and chains of operators (`a AND b AND c` is two levels)
+ * all count. Far beyond any real rule; it keeps parsing, compiling and evaluating within the JavaScript stack, so
+ * an absurd statement is refused with a position instead of overflowing the stack.
+ */
+export const MAX_EXPRESSION_DEPTH = 256;
 
 /** Words that never name a field (write "in double quotes" to address a field with such a name). */
 const RESERVED = new Set([
@@ -51,6 +57,8 @@ class Parser {
   private tok: Token;
   private ahead: Token | undefined;
   private caseDepth = 0;
+  /** Current recursion depth of expression parsing (guards the stack against deeply nested parentheses). */
+  private depth = 0;
 
   constructor(readonly sql: string, private readonly opts: ParseOptions) {
     this.lx = new Lexer(sql);
@@ -126,7 +134,22 @@ class Parser {
       if (this.isKw('WHERE')) this.fail('Only one WHERE clause is allowed');
       this.fail(`Expected ${where ? 'an operator or ' : 'WHERE or '}end of statement but found ${describe(this.tok)}`);
     }
+    for (const item of select) if (item.k === 'expr') this.checkHeight(item.expr);
+    if (where) this.checkHeight(where);
     return { select, from, where };
+  }
+
+  /**
+   * Operator chains are parsed in loops, so their height is not bounded by the recursion guard; the compiler and
+   * the compiled closures recurse over it. Measured without recursion.
+   */
+  private checkHeight(root: Expr): void {
+    const stack: Array<[Expr, number]> = [[root, 1]];
+    for (let top = stack.pop(); top; top = stack.pop()) {
+      const [e, d] = top;
+      if (d > MAX_EXPRESSION_DEPTH) this.tooDeep(e.k === 'bin' ? e.opPos : e.pos);
+      for (const c of children(e)) stack.push([c, d + 1]);
+    }
   }
 
   private parseSelectList(): SelectItem[] {
@@ -198,7 +221,19 @@ class Parser {
   // ---- expressions ------------------------------------------------------------------------------------------
 
   parseExpr(): Expr {
-    return this.parseOr();
+    this.enter();
+    const e = this.parseOr();
+    this.depth--;
+    return e;
+  }
+
+  private enter(): void {
+    if (++this.depth > MAX_EXPRESSION_DEPTH) this.tooDeep(tokPos(this.tok));
+  }
+
+  private tooDeep(at: Token | Pos): never {
+    this.fail(`Expression nested too deeply: more than ${MAX_EXPRESSION_DEPTH} levels`, at,
+      'split it, or use IN (...) instead of a long chain of OR');
   }
 
   private parseOr(): Expr {
@@ -225,7 +260,9 @@ class Parser {
     if (this.isKw('NOT')) {
       const t = this.advance();
       this.extension('Standalone NOT', t);
+      this.enter();
       const arg = this.parseNot();
+      this.depth--;
       return { k: 'not', arg, pos: span(tokPos(t), arg.pos) };
     }
     return this.parseComparison();
@@ -314,7 +351,9 @@ class Parser {
   private parseUnary(): Expr {
     if (this.isOp('-')) {
       const t = this.advance();
+      this.enter();
       const arg = this.parseUnary();
+      this.depth--;
       const pos = span(tokPos(t), arg.pos);
       if (arg.k === 'lit' && typeof arg.value === 'number') return { k: 'lit', value: -arg.value, pos };
       return { k: 'neg', arg, pos };
@@ -515,6 +554,22 @@ export function parsePathText(text: string, at: { line: number; column: number }
     fail(`Unexpected '${c}' in path`, i);
   }
   return { segments, wrap };
+}
+
+function children(e: Expr): Expr[] {
+  switch (e.k) {
+    case 'bin': return [e.left, e.right];
+    case 'neg': case 'not': case 'like': case 'isnull': return [e.arg];
+    case 'in': return [e.arg, ...e.list];
+    case 'call': return e.args;
+    case 'case': {
+      const out: Expr[] = e.subject ? [e.subject] : [];
+      for (const w of e.whens) out.push(w.when, w.then);
+      if (e.else) out.push(e.else);
+      return out;
+    }
+    default: return [];
+  }
 }
 
 export function parseSql(sql: string, opts: ParseOptions = {}): Statement {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { Lexer } from '../../../lib/sql/lexer';
-import { parseSql } from '../../../lib/sql';
+import { compileRule, parseSql } from '../../../lib/sql';
 import { refused } from './helpers';
 
 describe('sql engine: lexer', () => {
@@ -47,6 +47,21 @@ describe('sql engine: lexer', () => {
 
   it('refuses unknown characters', () => {
     refused('SELECT a ? b FROM "/x/y/user/z"', /Unexpected character '\?'/, 1, 10);
+  });
+
+  it('treats pasted non-breaking and other Unicode spaces as spaces', () => {
+    const r = compileRule('SELECT\u00a0a,\u3000b\u2003FROM\u00a0"/x/+/user/z"\u202fWHERE a\u00a0>\u00a01')
+      .evaluate({ topic: '/x/d/user/z', payload: { a: 2, b: 3 } });
+    assert.deepEqual(r.output, { a: 2, b: 3 });
+  });
+
+  it('refuses full-width and curly punctuation with the ASCII character to use, instead of reading it as a name', () => {
+    const e = refused('SELECT a，b FROM "/x/+/user/z"', /^Unexpected character '，' at 1:9 — did you mean the ASCII character ,\?$/, 1, 9);
+    assert.equal(e.hint, 'did you mean the ASCII character ,?');
+    refused("SELECT a FROM \"/x/+/user/z\" WHERE b = ‘x’", /Unexpected character '‘'.*ASCII character '/, 1, 39);
+    refused('SELECT abs（a） AS v FROM "/x/+/user/z"', /Unexpected character '（'.*ASCII character \(/, 1, 11);
+    // Other non-ASCII letters still make names, e.g. a Chinese JSON key.
+    assert.deepEqual(compileRule('SELECT 温度 FROM "/x/+/user/z"').evaluate({ topic: '/x/d/user/z', payload: { 温度: 21 } }).output, { 温度: 21 });
   });
 });
 

@@ -92,6 +92,22 @@ describe('sql engine: refusals at compile time', () => {
     assert.doesNotThrow(() => compileRule(`SELECT '2' * 2 AS v FROM ${F}`));
   });
 
+  it('refuses absurdly deep expressions with a position instead of overflowing the stack', () => {
+    const deep = /Expression nested too deeply: more than 256 levels/;
+    const parens = (n: number) => `SELECT ${'('.repeat(n)}a${')'.repeat(n)} AS x FROM ${F}`;
+    assert.doesNotThrow(() => compileRule(parens(200)));
+    refused(parens(20000), deep, 1, 8 + 256);
+    refused(`SELECT ${'-'.repeat(20000)}1 AS x FROM ${F}`, deep);
+    refused(`SELECT a FROM ${F} WHERE ${'NOT '.repeat(20000)}a = 1`, deep);
+    // Operator chains are parsed in loops; their height is checked too (the compiler would recurse over it).
+    const chain = (n: number, op: string) => Array.from({ length: n }, (_, i) => `a = ${i}`).join(` ${op} `);
+    const ok = compileRule(`SELECT a FROM ${F} WHERE ${chain(200, 'OR')}`);
+    assert.equal(ok.evaluate({ topic: '/pk/d/user/a', payload: { a: 199 } }).outcome, 'output');
+    const e = refused(`SELECT a FROM ${F} WHERE ${chain(5000, 'AND')}`, deep, 1);
+    assert.ok(e.column > 30, 'the position points into the chain');
+    refused(`SELECT ${Array(5000).fill('a').join(' + ')} AS x FROM ${F}`, deep);
+  });
+
   it('refuses nested CASE', () => {
     refused(`SELECT CASE a WHEN 1 THEN CASE b WHEN 2 THEN 3 END END AS x FROM ${F}`, /Nested CASE is not supported/, 1, 27);
     refused(`SELECT CASE a WHEN 1 THEN 2 ELSE (CASE b WHEN 1 THEN 0 END) END AS x FROM ${F}`, /Nested CASE/);

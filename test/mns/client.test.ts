@@ -118,9 +118,9 @@ describe('lib/mns MnsClient against the local MNS', function () {
 
   describe('credentials from the provider on every call', function () {
     it('asks the provider for each call and follows a key rotation at once', async function () {
-      local.accounts.addAccessKey({ accessKeyId: 'LTAI-second', accessKeySecret: 'second-secret', accountId: ACCOUNT_ID });
+      local.accounts.addAccessKey({ accessKeyId: 'LTAIsecond01', accessKeySecret: 'second-secret', accountId: ACCOUNT_ID });
       await client.publishMessage('telemetry', 'one');
-      const rotating = new CountingProvider({ accessKeyId: 'LTAI-second', accessKeySecret: 'second-secret' });
+      const rotating = new CountingProvider({ accessKeyId: 'LTAIsecond01', accessKeySecret: 'second-secret' });
       const c2 = new MnsClient({ endpoint: local.mns.url, credentials: rotating });
       await c2.publishMessage('telemetry', 'two');
       await c2.publishMessage('telemetry', 'three');

@@ -6,7 +6,7 @@ import type { Credentials } from '../../lib/credentials/types';
 import type { CredentialSource } from '../../lib/mns';
 
 export const ACCOUNT_ID = '1234567890123456';
-export const AK = { accessKeyId: 'LTAI-mns-test', accessKeySecret: 'mns-test-secret-value' };
+export const AK = { accessKeyId: 'LTAImnstest01', accessKeySecret: 'mns-test-secret-value' };
 
 export interface LocalMns {
   mns: MnsEmulator;

@@ -1,0 +1,334 @@
+// The `aliyun-mns-queue-in` node: long-polls an MNS queue and emits each message; deletes it only after the
+// flow has finished with it, so a failure lets MNS deliver it again (at-least-once).
+//
+// "Finished" (delete mode "after Complete") is tracked with Node-RED's message hooks (RED.hooks, Node-RED ≥ 2):
+// every delivery of a copy of the message (preDeliver) and every direct receive without a delivery (onReceive,
+// e.g. link nodes) counts +1, every completion (onComplete, i.e. a node called done()) counts −1. At zero the
+// message is deleted — unless some node completed it with an error (done(err)), in which case it is left in the
+// queue and becomes visible again after the queue's visibility timeout. A message whose count does not reach zero
+// within the processing timeout (a node that never calls done) is left for redelivery too.
+import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
+import { MnsClient, MnsError, type ReceivedMessage } from '../../lib/mns';
+import type { Credentials } from '../../lib/credentials/types';
+import { decodeBody, mnsInfo, normaliseQueueIn, type NormalisedQueueIn, type QueueInConfig } from './queue-in-io';
+
+const TYPE = 'aliyun-mns-queue-in';
+const STATUS_INTERVAL_MS = 250;
+const MAX_BACKOFF_MS = 60_000;
+const CLOSE_GRACE_MS = 3000;
+
+type QueueInDef = NodeDef & QueueInConfig;
+
+interface CredentialsConfigNode {
+  getCredentials(): Promise<Credentials>;
+  register?(user: Node, onChange?: (s: { ok: boolean; text?: string }) => void): void;
+  deregister?(user: Node): void;
+}
+
+interface Tracked {
+  message: ReceivedMessage;
+  pending: number;
+  /** Deliveries announced by preDeliver and not yet received, per destination node. */
+  announced: Map<string, number>;
+  failed: boolean;
+  timer?: NodeJS.Timeout;
+}
+
+interface HookApi {
+  add(name: string, fn: (event: unknown) => void): void;
+  remove(name: string): void;
+}
+
+interface HookEvent {
+  msg?: { _msgid?: string };
+  destination?: { id?: string };
+  error?: unknown;
+}
+
+export default function (RED: NodeAPI): void {
+  const t = (key: string, subs?: Record<string, string | number>): string => RED._(`${TYPE}.${key}`, subs);
+  const hooks = (RED as unknown as { hooks?: HookApi }).hooks;
+
+  function QueueInNode(this: Node, def: QueueInDef): void {
+    RED.nodes.createNode(this, def);
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- used in hook and timer callbacks
+    const node = this;
+    let cfg: NormalisedQueueIn | undefined;
+    let credsNode: CredentialsConfigNode | undefined;
+    try {
+      cfg = normaliseQueueIn(def);
+      const found = def.aliyunCredentials ? (RED.nodes.getNode(def.aliyunCredentials) as unknown as CredentialsConfigNode | null) : null;
+      if (!found || typeof found.getCredentials !== 'function') throw new Error(t('errors.no-credentials'));
+      credsNode = found;
+      if (cfg.ackMode === 'complete' && !hooks) throw new Error(t('errors.no-hooks'));
+    } catch (err) {
+      node.status({ fill: 'red', shape: 'ring', text: t('status.invalid-config') });
+      node.error(t('errors.invalid-config', { message: (err as Error).message }));
+      return;
+    }
+    const config = cfg;
+    const creds = credsNode;
+    const credentials = { getCredentials: () => creds.getCredentials() };
+    const clientOptions = { endpoint: config.endpoint, accountId: config.accountId, credentials };
+    // Polling and deleting use separate clients, so that close can end the long poll at once while the deletes
+    // of messages the flow just finished still go out.
+    const pollClient = new MnsClient(clientOptions);
+    const ackClient = new MnsClient(clientOptions);
+
+    const tracked = new Map<string, Tracked>();
+    const counts = { received: 0, deleted: 0, redelivery: 0 };
+    let running = true;
+    let lastError: MnsError | undefined;
+    let retryAt = 0;
+    let credentialTrouble: string | undefined;
+    let wakeSlot: (() => void) | undefined;
+    let wakeSleep: (() => void) | undefined;
+
+    // ---- status
+    let lastDrawn = 0;
+    let statusTimer: NodeJS.Timeout | undefined;
+    const draw = (): void => {
+      lastDrawn = Date.now();
+      if (!running) return;
+      if (credentialTrouble) node.status({ fill: 'red', shape: 'ring', text: credentialTrouble });
+      else if (lastError && retryAt > Date.now()) {
+        const seconds = Math.ceil((retryAt - Date.now()) / 1000);
+        node.status({ fill: 'red', shape: 'ring', text: t('status.error', { code: lastError.code, seconds }) });
+      } else {
+        node.status({
+          fill: 'green',
+          shape: 'dot',
+          text: t('status.polling', { received: counts.received, inflow: tracked.size, deleted: counts.deleted }),
+        });
+      }
+    };
+    const changed = (): void => {
+      if (statusTimer || !running) return;
+      const wait = lastDrawn + STATUS_INTERVAL_MS - Date.now();
+      if (wait <= 0) draw();
+      else {
+        statusTimer = setTimeout(() => {
+          statusTimer = undefined;
+          draw();
+        }, wait);
+      }
+    };
+
+    creds.register?.(node, (s) => {
+      credentialTrouble = s.ok ? undefined : s.text ?? t('status.credentials');
+      changed();
+    });
+
+    // ---- deletes, batched up to 16 per call
+    const toDelete: string[] = [];
+    let flushing: Promise<void> | undefined;
+    const flushDeletes = (): Promise<void> => {
+      if (flushing) return flushing;
+      flushing = (async () => {
+        while (toDelete.length > 0) {
+          const batch = toDelete.splice(0, 16);
+          let attempt = 0;
+          for (;;) {
+            try {
+              const failed = await ackClient.deleteMessages(config.queue, batch);
+              counts.deleted += batch.length - failed.length;
+              for (const f of failed) node.warn(t('errors.delete-stale', { code: f.code }));
+              break;
+            } catch (err) {
+              const e = err instanceof MnsError ? err : undefined;
+              if (e?.retryable && attempt < 3 && e.code !== 'Closed') {
+                attempt++;
+                await new Promise((r) => setTimeout(r, 500 * attempt));
+                continue;
+              }
+              node.warn(t('errors.delete-failed', { count: batch.length, message: (err as Error).message }));
+              break;
+            }
+          }
+          changed();
+        }
+      })().finally(() => {
+        flushing = undefined;
+      });
+      return flushing;
+    };
+
+    const finish = (id: string, deleteIt: boolean, why?: string): void => {
+      const tr = tracked.get(id);
+      if (!tr) return;
+      tracked.delete(id);
+      if (tr.timer) clearTimeout(tr.timer);
+      if (deleteIt) {
+        toDelete.push(tr.message.receiptHandle);
+        queueMicrotask(() => void flushDeletes());
+      } else {
+        counts.redelivery++;
+        if (why) node.warn(why);
+      }
+      wakeSlot?.();
+      changed();
+    };
+
+    // ---- Complete tracking through the message hooks
+    const label = `mnsQueueIn${node.id.replace(/[^A-Za-z0-9]/g, '')}`;
+    if (config.ackMode === 'complete' && hooks) {
+      hooks.add(`preDeliver.${label}`, (ev: unknown) => {
+        const e = ev as HookEvent;
+        const tr = e.msg?._msgid ? tracked.get(e.msg._msgid) : undefined;
+        if (!tr) return;
+        tr.pending++;
+        const dest = e.destination?.id ?? '';
+        tr.announced.set(dest, (tr.announced.get(dest) ?? 0) + 1);
+      });
+      hooks.add(`onReceive.${label}`, (ev: unknown) => {
+        const e = ev as HookEvent;
+        const tr = e.msg?._msgid ? tracked.get(e.msg._msgid) : undefined;
+        if (!tr) return;
+        const dest = e.destination?.id ?? '';
+        const n = tr.announced.get(dest) ?? 0;
+        if (n > 0) tr.announced.set(dest, n - 1);
+        else tr.pending++; // received without a routed delivery (link in, direct receive)
+      });
+      hooks.add(`onComplete.${label}`, (ev: unknown) => {
+        const e = ev as HookEvent;
+        const id = e.msg?._msgid;
+        const tr = id ? tracked.get(id) : undefined;
+        if (!tr || !id) return;
+        if (e.error) tr.failed = true;
+        tr.pending--;
+        if (tr.pending <= 0) {
+          if (tr.failed) finish(id, false);
+          else finish(id, true);
+        }
+      });
+    }
+
+    const emit = (m: ReceivedMessage): void => {
+      counts.received++;
+      const msg: NodeMessageInFlow & { mns?: unknown; iot?: unknown } = {
+        _msgid: RED.util.generateId(),
+        topic: config.queue,
+        payload: undefined,
+      } as NodeMessageInFlow;
+      msg.mns = mnsInfo(config.queue, m);
+      try {
+        const decoded = decodeBody(m.body, config.payloadFormat);
+        msg.payload = decoded.payload;
+        if (decoded.iot) msg.iot = decoded.iot;
+      } catch (err) {
+        // Cannot decode: report it with the message (Catch sees it) and leave it in the queue for redelivery.
+        msg.payload = m.body;
+        counts.redelivery++;
+        node.error(t('errors.decode', { message: (err as Error).message }), msg);
+        return;
+      }
+      if (config.ackMode === 'send') {
+        node.send(msg);
+        toDelete.push(m.receiptHandle);
+        queueMicrotask(() => void flushDeletes());
+        return;
+      }
+      const tr: Tracked = { message: m, pending: 0, announced: new Map(), failed: false };
+      tracked.set(msg._msgid, tr);
+      tr.timer = setTimeout(() => finish(msg._msgid, false, t('errors.ack-timeout', { messageId: m.messageId, seconds: config.ackTimeoutMs / 1000 })), config.ackTimeoutMs);
+      node.send(msg);
+      // No wires, or every node finished synchronously: nothing is pending any more.
+      if (tracked.get(msg._msgid)?.pending === 0) finish(msg._msgid, !tr.failed);
+    };
+
+    // ---- the poll loop
+    const sleep = (ms: number): Promise<void> =>
+      new Promise((resolve) => {
+        const timer = setTimeout(() => {
+          wakeSleep = undefined;
+          resolve();
+        }, ms);
+        wakeSleep = () => {
+          clearTimeout(timer);
+          wakeSleep = undefined;
+          resolve();
+        };
+      });
+    const slotFree = (): Promise<void> =>
+      new Promise((resolve) => {
+        wakeSlot = () => {
+          wakeSlot = undefined;
+          resolve();
+        };
+      });
+
+    const loop = async (): Promise<void> => {
+      let backoff = 1000;
+      while (running) {
+        const free = config.concurrency - tracked.size;
+        if (free <= 0) {
+          await slotFree();
+          continue;
+        }
+        let got: ReceivedMessage[];
+        try {
+          got = await pollClient.receiveMessages(config.queue, config.waitSeconds, Math.min(config.batchSize, free));
+          if (lastError) node.log(t('log.recovered'));
+          lastError = undefined;
+          backoff = 1000;
+        } catch (err) {
+          if (!running) break;
+          const e = err instanceof MnsError ? err : new MnsError({ code: 'Error', status: 0, message: String(err), source: 'local' });
+          if (!lastError || lastError.code !== e.code) node.error(t('errors.receive', { message: e.message }));
+          lastError = e;
+          // Permanent errors (QueueNotExist, AccessDenied) are retried too, slowly: the queue may be created later.
+          const delay = e.retryable ? backoff : Math.max(backoff, 10_000);
+          retryAt = Date.now() + delay;
+          draw();
+          await sleep(delay);
+          backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
+          continue;
+        }
+        for (const m of got) {
+          if (!running) break; // closing: unsent messages become visible again after the visibility timeout
+          emit(m);
+        }
+        changed();
+      }
+    };
+    draw();
+    void loop().catch((err: unknown) => node.error(t('errors.receive', { message: (err as Error).message })));
+
+    node.on('close', (_removed: boolean, done: () => void) => {
+      running = false;
+      pollClient.close();
+      wakeSleep?.();
+      wakeSlot?.();
+      if (statusTimer) clearTimeout(statusTimer);
+      statusTimer = undefined;
+      creds.deregister?.(node);
+      const end = (): void => {
+        for (const id of [...tracked.keys()]) {
+          const tr = tracked.get(id);
+          if (tr?.timer) clearTimeout(tr.timer);
+        }
+        tracked.clear();
+        if (hooks && config.ackMode === 'complete') {
+          for (const h of ['preDeliver', 'onReceive', 'onComplete']) hooks.remove(`${h}.${label}`);
+        }
+        ackClient.close();
+        done();
+      };
+      // Give messages in the flow a moment to finish, so their deletes go out; the rest is redelivered by MNS.
+      let graceTimer: NodeJS.Timeout | undefined;
+      const grace = new Promise<void>((resolve) => {
+        graceTimer = setTimeout(resolve, CLOSE_GRACE_MS);
+      });
+      const drained = (async () => {
+        while (tracked.size > 0) await slotFree();
+        await flushDeletes();
+      })();
+      void Promise.race([drained, grace]).then(() => {
+        clearTimeout(graceTimer);
+        end();
+      });
+    });
+  }
+
+  RED.nodes.registerType(TYPE, QueueInNode);
+}

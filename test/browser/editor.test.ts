@@ -7,26 +7,12 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { startNodeRed, REPO_ROOT, PACKAGE_NAME, type RedProcess } from '../support/red-process';
 import { start as startLocalCloud, type LocalCloud } from '../../emulators';
 import { compileRule } from '../../lib/sql';
+import { CHROMIUM, INSTALL_HINT, chromiumPresent, launchChromium } from './chromium';
 
-export const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
-/**
- * Flags this machine kind needs (see the environment notes): no sandbox as root, no background traffic to Google.
- * --headless comes from `headless: true`; a fresh empty profile (--user-data-dir) is what playwright's launch() makes
- * for every browser it starts (it refuses the flag and asks for launchPersistentContext instead).
- */
-export const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 const ARTIFACTS = path.join(REPO_ROOT, 'test-artifacts', 'browser');
 const PKG = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { 'node-red': { nodes: Record<string, string> } };
 const NODE_SETS = Object.keys(PKG['node-red'].nodes);
@@ -80,19 +66,15 @@ describe('editor in a real browser (Chromium + playwright-core)', function () {
   let phase = 'loading the editor';
 
   before(async function () {
-    if (!fs.existsSync(CHROMIUM)) {
-      const msg = `Chromium not found at ${CHROMIUM}: the editor tests cannot run. Install it with \`apt-get install chromium\` (or set CHROMIUM_PATH).`;
+    if (!chromiumPresent()) {
+      const msg = `Chromium not found at ${CHROMIUM}: the editor tests cannot run. ${INSTALL_HINT}`;
       if (process.env.CI === 'true') throw new Error(`${msg} CI=true, so this is a failure.`);
       console.warn(`\n  !!!!!!!!!! SKIPPED: ${msg}\n`);
       this.skip();
     }
     fs.mkdirSync(ARTIFACTS, { recursive: true });
     [cloud, red] = await Promise.all([startLocalCloud(), startNodeRed({ install: 'pack' })]);
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: CHROMIUM_ARGS,
-    });
+    browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
     page.setDefaultTimeout(15_000);
     page.on('dialog', (d) => void d.accept()); // "leave with undeployed changes?" when the editor is reloaded

@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import helper from 'node-red-node-test-helper';
 import { connect, type IClientOptions, type MqttClient } from 'mqtt';
+import type { IotConnection } from '../../lib/iot/connection';
 import { makeTestCa, requireMosquitto, startMosquitto, type Mosquitto, type TestCa } from './mosquitto';
 import { collect, errorsOf, load, liveHandles, trackTimers, waitStatus, type StatusArg } from './support';
 
@@ -294,6 +295,81 @@ describe('IoT nodes against Mosquitto (MQTT broker mode)', function () {
     const s = await waitStatus(helper.getNode('in1'), (x) => x.fill === 'red');
     assert.equal(s.text, 'invalid broker configuration');
     assert.match(errorsOf(helper.getNode('b1')).join('\n'), /persistent session .* needs a fixed client ID/);
+  });
+
+  it('register/deregister: a removed user leaves the connection up; removing the last one closes it; a new user reopens it', async function () {
+    const broker = brokerDef(mosq.url);
+    const i1 = { id: 'i1', type: 'aliyun-iot-device-in', broker: 'b1', topic: '/life/#', qos: 1, wires: [['h']] };
+    const i2 = { id: 'i2', type: 'aliyun-iot-device-in', broker: 'b1', topic: '/other/#', qos: 1, wires: [] };
+    const h = { id: 'h', type: 'helper' };
+    await load([broker, i1, i2, h]);
+    await waitStatus(helper.getNode('i1'), connected);
+    const b1 = helper.getNode('b1') as unknown as { connection: IotConnection };
+    const first = b1.connection;
+    // Deploy "modified nodes" without i2: i2 is removed, the config node and i1 stay.
+    await helper.setFlows([broker, i1, h] as never, 'nodes');
+    assert.equal(b1.connection, first, 'same connection object');
+    assert.equal(first.connected, true, 'still connected');
+    assert.equal(first.connects, 1, 'no reconnect');
+    const got = collect<{ payload: unknown }>(helper.getNode('h'));
+    const pubr = await bareClient(mosq.url);
+    clients.push(pubr);
+    const one = got.next(1);
+    const timer = setInterval(() => pubr.publish('/life/x', 'alive', { qos: 1 }), 100);
+    await one.finally(() => clearInterval(timer));
+    // Now remove the last user: the connection closes although the config node stays.
+    await helper.setFlows([broker] as never, 'nodes');
+    assert.equal(first.isStopped, true);
+    assert.equal(first.connected, false);
+    // A new user brings a new connection.
+    await helper.setFlows([broker, { ...i1, id: 'i3', wires: [] }] as never, 'nodes');
+    await waitStatus(helper.getNode('i3'), connected);
+    assert.notEqual(b1.connection, first);
+    assert.equal(b1.connection.connected, true);
+  });
+
+  it('recovers by itself when the broker comes back, with the retry shown meanwhile', async function () {
+    const own = await startMosquitto();
+    try {
+      await load([
+        brokerDef(own.url),
+        { id: 'in1', type: 'aliyun-iot-device-in', broker: 'b1', topic: '/back/#', qos: 1, wires: [['h']] },
+        { id: 'h', type: 'helper' },
+      ]);
+      const inNode = helper.getNode('in1');
+      await waitStatus(inNode, connected);
+      const port = own.port;
+      await own.stop();
+      const retry = await waitStatus(inNode, (s) => /^retrying in \d+ s$/.test(String(s.text)));
+      assert.equal(retry.fill, 'red');
+      const again = await startMosquitto({ port });
+      own.stop = () => again.stop();
+      const conn = (helper.getNode('b1') as unknown as { connection: IotConnection }).connection;
+      await new Promise<void>((resolve) => {
+        const on = (s: { state: string }): void => {
+          if (s.state === 'connected') {
+            conn.off('status', on);
+            resolve();
+          }
+        };
+        if (conn.connected) resolve();
+        else conn.on('status', on);
+      });
+      assert.equal(conn.connects, 2);
+      const calls = (inNode.status as unknown as { getCalls(): Array<{ thisValue: unknown; args: StatusArg[] }> }).getCalls().filter((c) => c.thisValue === inNode);
+      assert.equal(calls[calls.length - 1].args[0].text, 'node-red:common.status.connected', 'the status says connected again');
+      // Subscriptions are back too.
+      const got = collect<{ payload: unknown }>(helper.getNode('h'));
+      const pubr = await bareClient(again.url);
+      clients.push(pubr);
+      const one = got.next(1);
+      const timer = setInterval(() => pubr.publish('/back/x', 'again', { qos: 1 }), 100);
+      const [m] = await one.finally(() => clearInterval(timer));
+      assert.equal(m.payload, 'again');
+    } finally {
+      await helper.unload();
+      await own.stop();
+    }
   });
 
   it('three users share one connection; close leaves no sockets or timers', async function () {

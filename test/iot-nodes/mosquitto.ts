@@ -76,9 +76,9 @@ export interface Mosquitto {
   stop(): Promise<void>;
 }
 
-export async function startMosquitto(options: { tls?: TestCa } = {}): Promise<Mosquitto> {
+export async function startMosquitto(options: { tls?: TestCa; port?: number } = {}): Promise<Mosquitto> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'iot-nodes-mosq-'));
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   const lines = ['per_listener_settings false', 'allow_anonymous true', 'log_dest stderr', 'log_type all', `listener ${port} 127.0.0.1`];
   let tlsPort: number | undefined;
   if (options.tls) {

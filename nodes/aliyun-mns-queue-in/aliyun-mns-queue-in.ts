@@ -3,7 +3,8 @@
 //
 // "Finished" (delete mode "after Complete") is tracked with Node-RED's message hooks (RED.hooks, Node-RED ≥ 2):
 // every delivery of a copy of the message (preDeliver) and every direct receive without a delivery (onReceive,
-// e.g. link nodes) counts +1, every completion (onComplete, i.e. a node called done()) counts −1. At zero the
+// e.g. link nodes) counts +1, every completion (onComplete, i.e. a node called done()) counts −1; a node whose
+// handler takes no `done` counts −1 once its handler has run (postReceive). At zero the
 // message is deleted — unless some node completed it with an error (done(err)), in which case it is left in the
 // queue and becomes visible again after the queue's visibility timeout. A message whose count does not reach zero
 // within the processing timeout (a node that never calls done) is left for redelivery too.
@@ -41,7 +42,7 @@ interface HookApi {
 
 interface HookEvent {
   msg?: { _msgid?: string };
-  destination?: { id?: string };
+  destination?: { id?: string; node?: { _expectedDoneCount?: number } };
   error?: unknown;
 }
 
@@ -189,6 +190,18 @@ export default function (RED: NodeAPI): void {
         if (n > 0) tr.announced.set(dest, n - 1);
         else tr.pending++; // received without a routed delivery (link in, direct receive)
       });
+      // Nodes whose input handlers do not take `done` (written before Node-RED 1.0, or none at all) never
+      // complete a message; they count as done once their handler has run (postReceive), so that what they
+      // sent synchronously is already counted.
+      hooks.add(`postReceive.${label}`, (ev: unknown) => {
+        const e = ev as HookEvent;
+        const id = e.msg?._msgid;
+        const tr = id ? tracked.get(id) : undefined;
+        if (!tr || !id) return;
+        if ((e.destination?.node?._expectedDoneCount ?? 1) > 0) return;
+        tr.pending--;
+        if (tr.pending <= 0) finish(id, !tr.failed);
+      });
       hooks.add(`onComplete.${label}`, (ev: unknown) => {
         const e = ev as HookEvent;
         const id = e.msg?._msgid;
@@ -309,7 +322,7 @@ export default function (RED: NodeAPI): void {
         }
         tracked.clear();
         if (hooks && config.ackMode === 'complete') {
-          for (const h of ['preDeliver', 'onReceive', 'onComplete']) hooks.remove(`${h}.${label}`);
+          for (const h of ['preDeliver', 'onReceive', 'postReceive', 'onComplete']) hooks.remove(`${h}.${label}`);
         }
         ackClient.close();
         done();

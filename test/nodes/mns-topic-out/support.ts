@@ -20,6 +20,11 @@ export function translate(key: string, subs?: Record<string, unknown>): string {
 /** The three node modules, with RED._ answering from the real en-US catalogs. */
 function mnsModules(RED: NodeAPI): void {
   (RED as unknown as { _: typeof translate })._ = translate;
+  // The test helper's RED lacks `hooks`, which the real runtime's node API has (RED.hooks = @node-red/util hooks,
+  // the very registry the runtime's Flow and Node trigger). Give it the same object.
+  const api = RED as unknown as { hooks?: unknown };
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  if (!api.hooks) api.hooks = (require('@node-red/util') as { hooks: unknown }).hooks;
   credentialsNode(RED);
   topicOutNode(RED);
   queueInNode(RED);

@@ -235,7 +235,8 @@ export function resolveConnection(options: ConnectionOptions, now: number = Date
       deviceSecret: options.deviceSecret,
       signMethod: options.signMethod ?? 'hmacsha256',
       secureMode: endpoint.secureMode,
-      timestamp: now,
+      // A persistent session is found again by its MQTT client ID, so leave the (optional) timestamp out of it then.
+      timestamp: clean ? now : null,
       clientId: options.clientId?.trim() || undefined,
     });
     const clientOptions: IClientOptions = {

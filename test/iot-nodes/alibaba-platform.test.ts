@@ -114,6 +114,39 @@ describe('IoT nodes against the local IoT platform (Alibaba Cloud IoT device mod
     });
   }
 
+  it('over MQTT over WebSocket too', async function () {
+    const ws = new URL(platform.wsUrl);
+    await load([deviceBroker(platform, { instanceEndpoint: ws.host, websocket: true }), { id: 'in1', type: 'aliyun-iot-device-in', broker: 'b1', topic: `/${PK}/dev01/user/get`, qos: 0, wires: [] }], {
+      b1: { deviceSecret: SECRET1 },
+    });
+    await waitStatus(helper.getNode('in1'), connected);
+    assert.equal(platform.connectedDevices()[0].transport, 'ws');
+  });
+
+  it('persistent session as a device: QoS 1 down-link messages sent while Node-RED was stopped arrive after restart', async function () {
+    const flow = [
+      deviceBroker(platform, { cleanSession: false }),
+      { id: 'in1', type: 'aliyun-iot-device-in', broker: 'b1', topic: `/${PK}/dev01/user/get`, qos: 1, wires: [['h']] },
+      { id: 'h', type: 'helper' },
+    ];
+    const creds = { b1: { deviceSecret: SECRET1 } };
+    await load(flow, creds);
+    let got = collect<{ payload: unknown }>(helper.getNode('h'));
+    await waitStatus(helper.getNode('in1'), connected);
+    assert.match(platform.connectedDevices()[0].mqttClientId, /\|securemode=3,signmethod=hmacsha256\|$/, 'no timestamp: the same client ID after a restart');
+    const app = connect(platform.mqttUrl, { ...APP, reconnectPeriod: 0 });
+    clients.push(app);
+    const probe = got.next(1);
+    const timer = setInterval(() => app.publish(`/${PK}/dev01/user/get`, 'probe', { qos: 1 }), 100);
+    await probe.finally(() => clearInterval(timer));
+    await helper.unload();
+    for (let i = 0; i < 3; i++) await app.publishAsync(`/${PK}/dev01/user/get`, `while-away-${i}`, { qos: 1 });
+    await load(flow, creds);
+    got = collect<{ payload: unknown }>(helper.getNode('h'));
+    const msgs = await got.next(3);
+    assert.deepEqual(msgs.map((m) => m.payload).filter((p) => p !== 'probe'), ['while-away-0', 'while-away-1', 'while-away-2']);
+  });
+
   it('a wrong deviceSecret is refused and explained in the status of every user, without the secret anywhere', async function () {
     const wrong = 'not-the-right-secret-0000000000000';
     await load(

@@ -108,6 +108,24 @@ describe('lib/iot payloads and msg.iot', function () {
   });
 });
 
+describe('lib/iot publish while disconnected', function () {
+  it('waits a bounded time for the connection, then fails without sending later', async function () {
+    const conn = new IotConnection({ mode: 'mqtt', url: 'mqtt://127.0.0.1:1', backoff: { initialMs: 10_000 } });
+    conn.start();
+    try {
+      await assert.rejects(conn.publish('/a/b', 'x', { qos: 1, waitMs: 200 }), (err: Error & { code?: string }) => {
+        assert.equal(err.code, 'NOT_CONNECTED');
+        assert.match(err.message, /not connected to mqtt:\/\/127\.0\.0\.1:1 after 200 ms .*message not sent/);
+        return true;
+      });
+      await assert.rejects(conn.publish('/a/+', 'x'), /wildcard/);
+    } finally {
+      await conn.stop();
+    }
+    await assert.rejects(conn.publish('/a/b', 'x'), /closed/);
+  });
+});
+
 describe('lib/iot connection against Mosquitto', function () {
   before(function () {
     requireMosquitto(this);

@@ -170,7 +170,8 @@ export async function callRpc<T = Record<string, unknown>>(req: RpcRequest): Pro
     throw new PopError({ code, message: `HTTP ${status} from ${url.origin} without a JSON body${text ? ` (starts: ${scrub(text.slice(0, 80), secrets)})` : ''}`, status, retryable: status >= 500 || status === 429 });
   }
   const code = typeof json.Code === 'string' ? json.Code : `HTTP${status}`;
-  const message = typeof json.Message === 'string' ? json.Message : `HTTP ${status}`;
+  // RPC gateway errors carry `Message`; some products' own failures (IoT Pub: HTTP 200, Success false) carry `ErrorMessage`.
+  const message = typeof json.Message === 'string' ? json.Message : typeof json.ErrorMessage === 'string' ? json.ErrorMessage : `HTTP ${status}`;
   let secretMismatch: boolean | undefined;
   if (code === 'SignatureDoesNotMatch') {
     // The same string to sign on both sides means the only possible difference is the secret.

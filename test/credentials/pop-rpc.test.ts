@@ -65,4 +65,20 @@ describe('lib/pop RPC caller', () => {
       await srv.close();
     }
   });
+
+  it("keeps a product's own error text: a failure answered as HTTP 200 with Code and ErrorMessage (IoT Pub)", async () => {
+    const srv = await oddServer((_req, res) => {
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      res.end(JSON.stringify({ RequestId: 'R-1', Success: false, Code: 'iot.messagebroker.InvalidFormattedTopicName', ErrorMessage: 'The topic name is invalid.' }));
+    });
+    try {
+      await assert.rejects(
+        callRpc({ endpoint: srv.url, action: 'Pub', version: '2018-01-20', credentials: caller }),
+        (e: unknown) =>
+          e instanceof PopError && e.code === 'iot.messagebroker.InvalidFormattedTopicName' && e.message === 'The topic name is invalid.' && e.requestId === 'R-1',
+      );
+    } finally {
+      await srv.close();
+    }
+  });
 });

@@ -51,13 +51,15 @@ describe('aliyun-mns-topic-out reliability', function () {
       const end = (): void => {
         if (++ended === TOTAL) resolve();
       };
-      helper.getNode('ok').on('input', (msg: Ended) => {
+      helper.getNode('ok').on('input', (m: unknown) => {
+        const msg = m as Ended;
         published.add(msg.seq);
         // Start the outage once a fifth of the messages are through.
         if (!outage && published.size >= TOTAL / 5) outage = local.mns.faults.outage(OUTAGE_MS);
         end();
       });
-      helper.getNode('failed').on('input', (msg: Ended) => {
+      helper.getNode('failed').on('input', (m: unknown) => {
+        const msg = m as Ended;
         failed.push(msg);
         end();
       });

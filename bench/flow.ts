@@ -1,6 +1,6 @@
 // In-flow cost: the SQL rule node against a function node doing the same filter and projection in JavaScript,
 // both inside the same real Node-RED runtime (node-red-node-test-helper), same messages, same run.
-import helper from 'node-red-node-test-helper';
+import { helper, loadUninstrumented } from './runtime';
 import sqlRuleNode from '../nodes/aliyun-iot-sql-rule/aliyun-iot-sql-rule';
 import { compare, report, type Verdict } from './measure';
 
@@ -73,10 +73,7 @@ function pump(inId: string, outId: string) {
 
 export async function benchFlow(): Promise<Verdict[]> {
   console.log('\nIn a Node-RED flow — SQL rule node ÷ function node doing the same filter + projection (target ≥ 1.0×)');
-  await helper.load([sqlRuleNode, functionNode], flow);
-  // The test helper wraps every Node method (send, status, log…) in recording spies that keep each call; that is
-  // test instrumentation, not Node-RED, and it would dominate both sides. Put the runtime's own methods back.
-  (helper as unknown as { _sandbox: { restore(): void } })._sandbox.restore();
+  await loadUninstrumented([sqlRuleNode, functionNode], flow);
   try {
     return [report(await compare('SQL rule node vs function node', pump('sql', 'outSql'), pump('fn', 'outFn'), 20_000, 5), 1, 'sql-rule', 'function')];
   } finally {

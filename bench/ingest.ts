@@ -1,7 +1,7 @@
 // Ingest: messages per second delivered by an IoT device in node (through a real Node-RED runtime, to the next node)
 // against a bare mqtt.js subscriber that parses the same JSON, on the same broker, in the same run. The broker is a
 // real Mosquitto when installed, else the local IoT platform (aedes) with its application account.
-import helper from 'node-red-node-test-helper';
+import { helper, loadUninstrumented } from './runtime';
 import { connect, type IClientOptions, type MqttClient } from 'mqtt';
 import brokerModule from '../nodes/aliyun-iot-broker/aliyun-iot-broker';
 import deviceInModule from '../nodes/aliyun-iot-device-in/aliyun-iot-device-in';
@@ -67,38 +67,20 @@ function side(name: string, publisher: MqttClient, topic: string, arrivals: { co
   };
 }
 
-const SPIED = ['log', 'status', 'warn', 'error', 'debug', 'trace', 'send'];
-const h = helper as unknown as { _sandbox: { restore(): void }; _NodePrototype: Record<string, unknown> };
-
-/** The runtime's own Node methods, taken before the test helper wraps them. */
-function originals(): Record<string, unknown> {
-  return Object.fromEntries(SPIED.map((name) => [name, h._NodePrototype[name]]));
-}
-
-function unspy(saved: Record<string, unknown>, nodeIds: string[]): void {
-  h._sandbox.restore();
-  for (const name of SPIED) h._NodePrototype[name] = saved[name];
-  // Node-RED copies Node.prototype.send onto each wired node when it is created (the spy, here): copy the real one.
-  for (const id of nodeIds) {
-    const n = helper.getNode(id) as unknown as Record<string, unknown> | null;
-    if (n && Object.prototype.hasOwnProperty.call(n, 'send') && n.send !== saved.send && (n.send as { wrappedMethod?: unknown }).wrappedMethod !== undefined) n.send = saved.send;
-  }
-}
-
 export async function benchIngest(): Promise<Verdict[]> {
   const broker = await startBroker();
   console.log(`\nIngest — IoT device in node ÷ bare mqtt.js subscriber (JSON.parse), same broker: ${broker.name} (target ≥ 0.8×)`);
   const clients: MqttClient[] = [];
-  const saved = originals();
   try {
-    await helper.load([brokerModule, deviceInModule] as never, [
-      { id: 'b', type: 'aliyun-iot-broker', mode: 'mqtt', url: broker.url, username: broker.username ?? '', keepalive: 60, cleanSession: true, protocolVersion: '4' },
-      { id: 'in', type: 'aliyun-iot-device-in', broker: 'b', topic: `/${PK}/+/user/ours`, qos: 0, format: 'auto', wires: [['out']] },
-      { id: 'out', type: 'helper' },
-    ] as never, { b: broker.credentials } as never);
-    // The test helper wraps Node methods (send, status, log…) in recording spies (test instrumentation, not
-    // Node-RED) and then in a Proxy, which sinon's restore() does not undo: put the runtime's own methods back.
-    unspy(saved, ['in', 'out']);
+    await loadUninstrumented(
+      [brokerModule, deviceInModule],
+      [
+        { id: 'b', type: 'aliyun-iot-broker', mode: 'mqtt', url: broker.url, username: broker.username ?? '', keepalive: 60, cleanSession: true, protocolVersion: '4' },
+        { id: 'in', type: 'aliyun-iot-device-in', broker: 'b', topic: `/${PK}/+/user/ours`, qos: 0, format: 'auto', wires: [['out']] },
+        { id: 'out', type: 'helper' },
+      ],
+      { b: broker.credentials },
+    );
 
     const ours = { count: 0, waiter: undefined as undefined | (() => void) };
     (helper.getNode('out') as unknown as { on(ev: string, fn: () => void): void }).on('input', () => {

@@ -1,6 +1,7 @@
 // `npm run bench`: every performance claim of the package, as ratios against a baseline measured in the same run.
 import { benchSql } from './sql';
 import { benchFlow } from './flow';
+import { benchIngest } from './ingest';
 import type { Verdict } from './measure';
 
 async function main() {
@@ -8,6 +9,7 @@ async function main() {
   const sections: Array<[string, () => Promise<Verdict[]>]> = [
     ['sql', benchSql],
     ['flow', benchFlow],
+    ['ingest', benchIngest],
   ];
   console.log(`node ${process.version} · ${process.platform}/${process.arch}`);
   const verdicts: Verdict[] = [];

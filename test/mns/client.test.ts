@@ -203,6 +203,15 @@ describe('lib/mns MnsClient against the local MNS', function () {
   });
 });
 
+describe('@alicloud/mns dependencies', function () {
+  it('parses XML with an xml2js past CVE-2023-0842 (forced by overrides in package.json)', function () {
+    const sdkDir = require.resolve('@alicloud/mns');
+    const version = (require(require.resolve('xml2js/package.json', { paths: [sdkDir] })) as { version: string }).version; // eslint-disable-line @typescript-eslint/no-require-imports
+    const [major, minor] = version.split('.').map(Number);
+    assert.ok(major > 0 || minor >= 5, `xml2js ${version} used by @alicloud/mns must be ≥ 0.5.0`);
+  });
+});
+
 describe('lib/mns mnsEndpoint', function () {
   it('builds public, internal and VPC endpoints from account and region', function () {
     assert.equal(mnsEndpoint({ accountId: ACCOUNT_ID, region: 'cn-hangzhou' }), `https://${ACCOUNT_ID}.mns.cn-hangzhou.aliyuncs.com`);

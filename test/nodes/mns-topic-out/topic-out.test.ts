@@ -194,4 +194,33 @@ describe('aliyun-mns-topic-out node', function () {
     assert.ok(failed.got.every((m) => m.error?.code === 'Closed'));
     assert.equal(local.mns.published('telemetry').length, ok.got.length);
   });
+
+  it('while MNS is down, messages wait in the queue and the status shows the count and the next retry', async function () {
+    const { out, ok, failed } = await load({ concurrency: '1', retryDelays: '0.5', retries: '10' });
+    const outage = local.mns.faults.outage(1500);
+    for (let i = 0; i < 5; i++) out.receive({ payload: `m${i}` } as never);
+    const s = await waitForStatus(out, (x) => x.fill === 'yellow' && /retrying in \d+s · 5 queued · NetworkError/.test(x.text ?? ''));
+    assert.ok(s);
+    await outage;
+    await ok.until(5);
+    assert.equal(failed.got.length, 0);
+    assert.equal(local.mns.published('telemetry').length, 5);
+  });
+
+  it('when Node-RED stops, what is still queued is written to the log with its error record', async function () {
+    const { out } = await load({ concurrency: '1' });
+    local.mns.faults.setLatency(300, 1);
+    for (let i = 0; i < 3; i++) out.receive({ payload: `m${i}` } as never);
+    // The helper removes its log spies before it stops the flows, so listen on the node itself.
+    const logged: string[] = [];
+    const nodeError = out.error.bind(out);
+    (out as unknown as { error: (m: unknown) => void }).error = (m: unknown) => {
+      logged.push(String(m));
+      nodeError(m as string);
+    };
+    await helper.unload();
+    const lines = logged.filter((m) => /Node-RED stopped before this message reached MNS/.test(m));
+    assert.equal(lines.length, 2, 'the two queued messages were logged');
+    assert.match(lines[0], /"errorMessage":"Closed: /);
+  });
 });

@@ -56,13 +56,50 @@ interface Entry {
   dueAt?: number;
 }
 
+/** FIFO with cheap push, shift and unshift (an array's shift is O(n) once it holds thousands of jobs). */
+class Deque<T> {
+  private items: Array<T | undefined> = [];
+  private head = 0;
+  get length(): number {
+    return this.items.length - this.head;
+  }
+  push(v: T): void {
+    this.items.push(v);
+  }
+  unshift(v: T): void {
+    if (this.head > 0) this.items[--this.head] = v;
+    else this.items.unshift(v);
+  }
+  peek(): T | undefined {
+    return this.items[this.head];
+  }
+  shift(): T | undefined {
+    if (this.head >= this.items.length) return undefined;
+    const v = this.items[this.head];
+    this.items[this.head++] = undefined;
+    if (this.head > 1024 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+    return v;
+  }
+  drain(): T[] {
+    const out = this.items.slice(this.head) as T[];
+    this.items = [];
+    this.head = 0;
+    return out;
+  }
+}
+
 export class Publisher {
-  private readonly ready: Entry[] = [];
+  private readonly ready = new Deque<Entry>();
   private readonly waiting = new Set<Entry>();
   private inFlight = 0;
   private readonly inFlightSettled: Array<() => void> = [];
-  /** A retryable failure happened and no publish has succeeded since. */
-  private failing = false;
+  /** Retryable failures since the last success. */
+  private consecutiveFailures = 0;
+  /** That many consecutive failures mean "MNS is down" (a single failure among successes does not). */
+  private readonly pauseAfter: number;
   /** In-flight publishes that are retries. */
   private inFlightRetries = 0;
   private closing = false;
@@ -81,6 +118,7 @@ export class Publisher {
     this.retry = o.retry ?? ALIBABA_RETRY;
     this.clock = o.clock ?? systemClock;
     this.random = o.random ?? Math.random;
+    this.pauseAfter = Math.min(3, this.concurrency);
   }
 
   /** Messages held now (queued, waiting for a retry, or in flight). */
@@ -139,16 +177,16 @@ export class Publisher {
   }
 
   /**
-   * While MNS keeps failing, the messages being retried are the probes: fresh messages wait (keeping their
-   * retries) until a publish succeeds, or until no probe is left.
+   * While MNS keeps failing (several failures in a row), the messages being retried are the probes: fresh
+   * messages wait (keeping their retries) until a publish succeeds, or until no probe is left.
    */
   private isPaused(): boolean {
-    return this.failing && (this.waiting.size > 0 || this.inFlightRetries > 0);
+    return this.consecutiveFailures >= this.pauseAfter && (this.waiting.size > 0 || this.inFlightRetries > 0);
   }
 
   private pump(): void {
     while (this.inFlight < this.concurrency && this.ready.length > 0) {
-      const head = this.ready[0];
+      const head = this.ready.peek() as Entry;
       if (head.attempts === 0 && this.isPaused()) return;
       this.ready.shift();
       this.start(head);
@@ -176,7 +214,7 @@ export class Publisher {
     if (entry.attempts > 1) this.inFlightRetries--;
     if (r.ok) {
       this.stats.published++;
-      this.failing = false;
+      this.consecutiveFailures = 0;
       entry.done({ ok: true, result: r.result, attempts: entry.attempts });
     } else {
       const err = r.error;
@@ -187,7 +225,7 @@ export class Publisher {
       if (retryable && !this.closing && entry.attempts <= this.retry.retries) {
         const delay = retryDelay(this.retry, entry.attempts, this.random);
         const dueAt = this.clock.now() + delay;
-        this.failing = true;
+        this.consecutiveFailures++;
         this.stats.retries++;
         entry.dueAt = dueAt;
         this.waiting.add(entry);
@@ -219,7 +257,7 @@ export class Publisher {
    */
   async close(graceMs: number): Promise<void> {
     this.closing = true;
-    const pending = [...this.waiting, ...this.ready.splice(0)];
+    const pending = [...this.waiting, ...this.ready.drain()];
     for (const e of this.waiting) if (e.timer !== undefined) this.clock.clearTimeout(e.timer);
     this.waiting.clear();
     for (const e of pending) {

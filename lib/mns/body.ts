@@ -5,19 +5,19 @@ import { createHash } from 'node:crypto';
 export const MAX_BODY_BYTES = 64 * 1024;
 export const MAX_TAG_CHARS = 16;
 
-const XML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' };
-
-/** Escapes text for an XML element (and attribute) context. */
-export function escapeXml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => XML_ESCAPES[c]);
-}
+const XML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;', '\r': '&#13;' };
 
 /**
- * Characters XML 1.0 cannot carry at all: C0 controls other than tab/LF/CR, lone surrogates, U+FFFE/U+FFFF.
- * `\r` is legal but an XML parser normalises it to `\n`, so it would not arrive byte-identical either.
+ * Escapes text for an XML element (and attribute) context. A carriage return becomes `&#13;`: XML parsers turn a
+ * literal CR (or CRLF) into LF, but keep a character reference, so CRLF text arrives unchanged.
  */
+export function escapeXml(text: string): string {
+  return text.replace(/[&<>"'\r]/g, (c) => XML_ESCAPES[c]);
+}
+
+/** Characters XML 1.0 cannot carry at all: C0 controls other than tab/LF/CR, lone surrogates, U+FFFE/U+FFFF. */
 // eslint-disable-next-line no-control-regex -- matching control characters is the point here
-const XML_ILLEGAL = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\r\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+const XML_ILLEGAL = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 /** Returns why `text` cannot be an MNS message body as is, or undefined when it can. */
 export function bodyProblem(text: string): string | undefined {

@@ -25,6 +25,7 @@ describe('lib/mns MnsClient against the local MNS', function () {
       '中文测试 — 温度 ✓',
       'emoji 😀🚀 and a surrogate pair 𝄞',
       '  leading and trailing spaces, tab\tand\nnewline  ',
+      'Windows lines\r\nkeep their CR\r\n',
       ']]> and <![CDATA[ and &amp; literally',
     ];
     for (const body of bodies) {

@@ -9,6 +9,7 @@
 //    so a long poll ends at once.
 import http from 'node:http';
 import https from 'node:https';
+import type net from 'node:net';
 import MNSClient from '@alicloud/mns';
 import type { Credentials } from '../credentials/types';
 import { bodyMd5, bodyProblem, escapeXml, tagProblem } from './body';
@@ -128,7 +129,26 @@ export class MnsClient {
 
   private newAgent(): http.Agent {
     const options = { keepAlive: true, maxSockets: this.maxSockets ?? Infinity, scheduling: 'lifo' as const };
-    return this.endpoint.startsWith('https:') ? new https.Agent(options) : new http.Agent(options);
+    const agent = this.endpoint.startsWith('https:') ? new https.Agent(options) : new http.Agent(options);
+    // The SDK's HTTP layer (httpx) gives its "connect timeout" to http.request as `timeout`, which is the socket's
+    // idle timer: a long poll that waits longer than it would fail with "ConnectTimeout". So httpx gets the read
+    // timeout there (see sdkFor), and the connect timeout is enforced here, on connecting only.
+    const connectTimeoutMs = this.connectTimeoutMs;
+    const create = agent.createConnection.bind(agent) as (o: unknown, cb?: unknown) => net.Socket;
+    (agent as unknown as { createConnection: (o: unknown, cb?: unknown) => net.Socket }).createConnection = (o, cb) => {
+      const socket = create(o, cb);
+      if (socket.connecting) {
+        const timer = setTimeout(() => {
+          socket.destroy(Object.assign(new Error(`ConnectTimeout: no connection to ${this.endpoint} within ${connectTimeoutMs} ms`), { code: 'ETIMEDOUT' }));
+        }, connectTimeoutMs);
+        timer.unref();
+        socket.once('connect', () => clearTimeout(timer));
+        socket.once('secureConnect', () => clearTimeout(timer));
+        socket.once('close', () => clearTimeout(timer));
+      }
+      return socket;
+    };
+    return agent;
   }
 
   /** Ends every in-flight call (a long poll included) and refuses new ones. */
@@ -159,7 +179,7 @@ export class MnsClient {
       accessKeySecret: c.accessKeySecret,
       securityToken: c.securityToken,
       readTimeout: this.timeoutMs,
-      connectTimeout: this.connectTimeoutMs,
+      connectTimeout: this.timeoutMs,
     });
     // Every SDK method funnels into request(): add our agent, per-call timeout and the request-ID header.
     const sdkRequest = client.request.bind(client);
@@ -173,7 +193,8 @@ export class MnsClient {
           return options;
         },
         readTimeout: opts?.readTimeout ?? this.timeoutMs,
-        connectTimeout: this.connectTimeoutMs,
+        // httpx's "connect" timeout is really the socket's idle timer: it must outlast the answer (a long poll).
+        connectTimeout: opts?.readTimeout ?? this.timeoutMs,
       });
     };
     if (this.sdkClients.size >= 4) this.sdkClients.delete(this.sdkClients.keys().next().value as string);

@@ -3,12 +3,15 @@
 //
 //   npm run build && npx tsx scripts/screenshots.ts
 //
-// Writes docs/images/editor-flow.png (the full-path example when examples/ has one, else the SQL rule example,
-// deployed and fed by its inject nodes) and docs/images/sql-test-panel.png (the SQL rule's Test panel with an output).
+// Writes docs/images/editor-flow.png (the full-path example running against the local cloud with simulated devices,
+// as `npm start` shows it) and docs/images/sql-test-panel.png (the SQL rule's Test panel with an output).
 import fs from 'node:fs';
 import path from 'node:path';
-import { startNodeRed, REPO_ROOT, type FlowNode } from '../test/support/red-process';
+import { startNodeRed, REPO_ROOT, type FlowNode, type FlowCredentials } from '../test/support/red-process';
 import { CHROMIUM, INSTALL_HINT, chromiumPresent, launchChromium } from '../test/browser/chromium';
+import { start, startSimulator } from '../emulators';
+import { demoDevices } from '../emulators/cli';
+import { buildDemoFlow, splitCredentials, FULL_PATH_EXAMPLE } from '../demo/flow';
 
 const OUT = path.join(REPO_ROOT, 'docs', 'images');
 
@@ -20,25 +23,22 @@ interface EditorWindow {
   };
 }
 
-function pickExample(): { name: string; flow: FlowNode[] } {
-  const names = fs.readdirSync(path.join(REPO_ROOT, 'examples')).filter((f) => f.endsWith('.json'));
-  const name = names.find((n) => /full[ -]path/i.test(n)) ?? names.find((n) => /^SQL rule/i.test(n));
-  if (!name) throw new Error(`no full-path or SQL rule example in examples/ (found: ${names.join(', ')})`);
-  return { name: name.replace(/\.json$/, ''), flow: JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'examples', name), 'utf8')) as FlowNode[] };
-}
-
 async function main(): Promise<void> {
   if (!chromiumPresent()) throw new Error(`Chromium not found at ${CHROMIUM}. ${INSTALL_HINT}`);
   fs.mkdirSync(OUT, { recursive: true });
-  const example = pickExample();
-  const tab = example.flow.find((n) => n.type === 'tab');
+  const cloud = await start({ sts: { httpsPort: null } });
+  const simulator = cloud.iot ? await startSimulator({ url: cloud.iot.mqttUrl, devices: demoDevices(cloud.iot, 3), intervalMs: 500 }) : undefined;
+  const { flows, credentials } = splitCredentials(buildDemoFlow(cloud));
+  const example = { name: FULL_PATH_EXAMPLE, flow: flows as FlowNode[] };
+  const tab = example.flow.find((n) => n.type === 'tab' && (n as { label?: string }).label !== undefined && /full path|device/i.test(String((n as { label?: string }).label)))
+    ?? example.flow.find((n) => n.type === 'tab');
   if (!tab) throw new Error(`example ${example.name} has no tab`);
   console.log(`example: ${example.name}`);
 
-  const red = await startNodeRed({ install: 'pack', flows: example.flow });
+  const red = await startNodeRed({ install: 'pack', flows: example.flow, credentials: credentials as FlowCredentials });
   const browser = await launchChromium();
   try {
-    const page = await browser.newPage({ viewport: { width: 1280, height: 720 }, deviceScaleFactor: 1 });
+    const page = await browser.newPage({ viewport: { width: 1500, height: 640 }, deviceScaleFactor: 1 });
     page.setDefaultTimeout(30_000);
     await page.goto(red.url);
     await page.waitForFunction((id) => (globalThis as unknown as EditorWindow).RED?.nodes?.filterNodes({ z: id }).length > 0, tab.id, { timeout: 60_000 });
@@ -49,8 +49,12 @@ async function main(): Promise<void> {
     }, tab.id);
 
     // Palette: only our category open, so the picture shows the nodes this package adds.
-    await page.click('#red-ui-palette .red-ui-footer-button:has(i.fa-angle-double-up)');
-    await page.click('#red-ui-palette-header-Alibaba_Cloud');
+    for (const header of await page.locator('.red-ui-palette-header').all()) {
+      const id = (await header.getAttribute('id')) ?? '';
+      if (!id.startsWith('red-ui-palette-header-')) continue;
+      const open = await page.locator(`#${id.replace('-header-', '-')} .red-ui-palette-node`).first().isVisible();
+      if (open !== (id === 'red-ui-palette-header-Alibaba_Cloud')) await header.click();
+    }
     await page.locator('#red-ui-palette-Alibaba_Cloud .red-ui-palette-node').first().waitFor();
 
     // Feed the flow once from every inject node so the statuses and the debug sidebar show it working.
@@ -93,6 +97,8 @@ async function main(): Promise<void> {
   } finally {
     await browser.close();
     await red.stop();
+    await simulator?.stop();
+    await cloud.stop();
   }
 }
 

@@ -1,8 +1,10 @@
 // MNS publish: messages per second through the MNS topic out node (a real Node-RED runtime, through the
 // @alicloud/mns adapter) to the local MNS, against a bare keep-alive HTTP client posting the same signed
 // PublishMessage requests to the same server, with the same number of requests in flight, in the same run.
-// p50/p99 latency (message in → answer) is printed for both sides.
+// p50/p99 latency (message in → answer) is printed for both sides. The local MNS runs in a child process, as the
+// real service runs elsewhere: the client sides are measured, not the server sharing their CPU.
 import http from 'node:http';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, createHmac } from 'node:crypto';
 import { helper, loadUninstrumented } from './runtime';
 import credentialsModule from '../nodes/aliyun-credentials/aliyun-credentials';
@@ -13,7 +15,8 @@ import { compare, report, type Side, type Verdict } from './measure';
 
 const AK = { accessKeyId: 'LTAIbenchmns01', accessKeySecret: 'bench-mns-secret' };
 const ACCOUNT = '1234567890123456';
-const CONCURRENCY = 16;
+/** Publishes in flight on both sides (the node's concurrency setting; the baseline's worker count). */
+const CONCURRENCY = 64;
 const BODY = JSON.stringify({ deviceName: 'dev01', temperature: 23.5, humidity: 61, note: 'a<b & "c"' });
 const ROUND_TIMEOUT_MS = 60_000;
 
@@ -139,11 +142,41 @@ function nodeSide(latencies: number[]): Side {
   };
 }
 
-export async function benchMns(): Promise<Verdict[]> {
-  console.log(`\nMNS publish — topic out node ÷ bare keep-alive HTTP client, same signed requests, same local MNS, ${CONCURRENCY} in flight (target ≥ 0.7×)`);
+/** Child-process mode: start the local MNS with the bench account and print its URL. */
+async function serveMns(): Promise<void> {
   const accounts = new AccountBook();
   accounts.addAccessKey({ ...AK, accountId: ACCOUNT });
   const mns = await startMns({ accounts, accountId: ACCOUNT, topics: [{ name: 'bench' }], publishedLimit: 1000 });
+  process.stdout.write(`MNS_URL ${mns.url}\n`);
+  const stop = (): void => {
+    void mns.stop().then(() => process.exit(0));
+  };
+  process.on('SIGTERM', stop);
+  process.stdin.on('end', stop); // the parent went away
+  process.stdin.resume();
+}
+
+function startMnsProcess(): Promise<{ url: string; child: ChildProcess }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [...process.execArgv, __filename, '--serve-mns'], { stdio: ['pipe', 'pipe', 'inherit'] });
+    let buf = '';
+    const timer = setTimeout(() => reject(new Error('the local MNS child process did not start within 20 s')), 20_000);
+    child.stdout!.on('data', (d: Buffer) => {
+      buf += d.toString();
+      const m = /MNS_URL (\S+)/.exec(buf);
+      if (m) {
+        clearTimeout(timer);
+        resolve({ url: m[1], child });
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`the local MNS child process exited with ${code}`)));
+  });
+}
+
+export async function benchMns(): Promise<Verdict[]> {
+  console.log(`\nMNS publish — topic out node ÷ bare keep-alive HTTP client, same signed requests, same local MNS, ${CONCURRENCY} in flight on both sides (target ≥ 0.7×)`);
+  const { url, child } = await startMnsProcess();
+  const mns = { url };
   try {
     await loadUninstrumented(
       [credentialsModule, topicOutModule],
@@ -168,11 +201,19 @@ export async function benchMns(): Promise<Verdict[]> {
     return [verdict];
   } finally {
     await helper.unload();
-    await mns.stop();
+    await new Promise<void>((resolve) => {
+      child.once('exit', () => resolve());
+      child.kill('SIGTERM');
+    });
   }
 }
 
-if (require.main === module) {
+if (require.main === module && process.argv.includes('--serve-mns')) {
+  serveMns().catch((err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  });
+} else if (require.main === module) {
   benchMns().then((v) => {
     if (v.some((x) => !x.ok)) process.exitCode = 1;
   }, (err: unknown) => {

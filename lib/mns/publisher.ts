@@ -45,7 +45,8 @@ export interface PublisherOptions {
   random?: () => number;
   /** Aborts in-flight publishes (close after the grace period). */
   abort?: () => void;
-  onChange?: (state: PublisherState) => void;
+  /** Something changed (call state() when you need the numbers; called for every job, so keep it cheap). */
+  onChange?: () => void;
 }
 
 interface Entry {
@@ -164,7 +165,7 @@ export class Publisher {
   }
 
   private changed(): void {
-    this.o.onChange?.(this.state());
+    this.o.onChange?.();
   }
 
   private fail(entry: Entry, code: string, reason: string, error?: Error): void {

@@ -127,8 +127,27 @@ interface UserSub {
   levels: string[];
   shared: boolean;
   qos: 0 | 1 | 2;
-  handlers: SubscriptionHandlers;
+  /** Undefined while the user is detached (closed for a restart): its subscription stays at the broker. */
+  handlers: SubscriptionHandlers | undefined;
 }
+
+/**
+ * A message that matched a detached user, or no user while unrouted messages are held (a (re)start in progress).
+ * mqtt.js hands messages over one at a time and acknowledges (QoS 1 PUBACK, QoS 2 PUBCOMP) only when our
+ * handleMessage calls back, so the connection waits here, unacknowledged, until those users come back (a redeploy),
+ * are purged, or the connection closes (then the broker redelivers it).
+ */
+interface Waiting {
+  message: IncomingMessage;
+  ids: number[] | undefined;
+  levels: string[];
+  /** Refs of the users that got it. */
+  got: Set<string>;
+  release?: (err?: Error) => void;
+}
+
+/** What onMessage decided for a packet; read by handleMessage, which runs right after it for the same packet. */
+type Verdict = 'ack' | 'refuse' | Waiting;
 
 interface BrokerSub {
   qos: 0 | 1 | 2;
@@ -181,6 +200,9 @@ export function resolveConnection(options: ConnectionOptions, now: number = Date
     connectTimeout: options.connectTimeoutMs ?? 10_000,
     ...tlsFields(options.tls),
   };
+  // MQTT 5 ends a session at DISCONNECT unless a session expiry interval says otherwise: with clean session off,
+  // keep it (0xFFFFFFFF = never expires, the MQTT 3.1.1 behaviour; a broker may cap it).
+  if (protocolVersion === 5 && !clean) base.properties = { sessionExpiryInterval: 0xffffffff };
   if (options.mode === 'mqtt') {
     let url: URL;
     try {
@@ -302,6 +324,11 @@ export class IotConnection extends EventEmitter {
   private lastError: string | undefined;
   private stopping = false;
   private stopPromise: Promise<void> | undefined;
+  private readonly verdicts = new WeakMap<object, Verdict>();
+  private waiting: Waiting | undefined;
+  private holding = false;
+  /** Messages not acknowledged because the connection was closing or they waited for a detached user. */
+  unacknowledged = 0;
   /** How many times the client connected (CONNACK accepted); for tests and diagnostics. */
   connects = 0;
   /** Messages that matched no user. */
@@ -346,6 +373,10 @@ export class IotConnection extends EventEmitter {
     this.client = client;
     client.on('connect', (connack) => this.onConnect(Boolean(connack.sessionPresent)));
     client.on('message', (topic, payload, packet) => this.onMessage(topic, payload, packet));
+    // mqtt.js calls this after 'message' and before it acknowledges (QoS 1 PUBACK, QoS 2 PUBCOMP); calling back
+    // with an error leaves the message unacknowledged, so the broker redelivers it on the next connection (with a
+    // persistent session, after a restart of Node-RED too). Works for MQTT 3.1.1 and 5 alike.
+    client.handleMessage = (packet, callback) => this.settle(packet, callback);
     client.on('error', (err: Error & { code?: number | string }) => this.onError(err));
     client.on('disconnect', (packet) => {
       // MQTT 5: the server says why it closes; 0x8E = session taken over (same client ID elsewhere).
@@ -397,6 +428,7 @@ export class IotConnection extends EventEmitter {
   private onClose(): void {
     if (this.stableTimer) clearTimeout(this.stableTimer);
     this.stableTimer = undefined;
+    this.releaseWaiting('the connection closed');
     if (this.stopping) return;
     const wasConnected = this.connectedAt !== undefined;
     const lifetime = wasConnected ? Date.now() - (this.connectedAt as number) : 0;
@@ -445,13 +477,40 @@ export class IotConnection extends EventEmitter {
   subscribe(ref: string, subscription: string, qos: 0 | 1 | 2, handlers: SubscriptionHandlers): void {
     const parsed = parseTopicFilter(subscription);
     if (qos !== 0 && qos !== 1 && qos !== 2) throw new ConnectionConfigError(`QoS ${JSON.stringify(qos)} is not valid: 0, 1 or 2`);
-    this.users.set(ref, { ref, subscription, filter: parsed.filter, levels: parsed.filter.split('/'), shared: parsed.shareGroup !== undefined, qos, handlers });
+    const user: UserSub = { ref, subscription, filter: parsed.filter, levels: parsed.filter.split('/'), shared: parsed.shareGroup !== undefined, qos, handlers };
+    this.users.set(ref, user);
     if (this.connected) this.syncSubscriptions();
+    this.recheckWaiting();
   }
 
   unsubscribe(ref: string): void {
     if (!this.users.delete(ref)) return;
     if (this.connected) this.syncSubscriptions();
+    this.recheckWaiting();
+  }
+
+  /**
+   * While on, a message that matches no user waits (unacknowledged) instead of being counted as unrouted: for the
+   * time the users are being (re)created, e.g. a persistent session delivering right after CONNACK. Turning it off
+   * lets a waiting message go on.
+   */
+  holdUnrouted(on: boolean): void {
+    this.holding = on;
+    if (!on) this.recheckWaiting();
+  }
+
+  /**
+   * Takes the user's handlers away but keeps its subscription at the broker (no UNSUBSCRIBE): for a node that is
+   * only restarting. Messages for it wait unacknowledged until subscribe() with the same ref brings it back.
+   */
+  detach(ref: string): void {
+    const u = this.users.get(ref);
+    if (u) u.handlers = undefined;
+  }
+
+  /** Refs of the users that are detached. */
+  detachedUsers(): string[] {
+    return [...this.users.values()].filter((u) => !u.handlers).map((u) => u.ref);
   }
 
   /** The broker-level subscriptions the current users need. */
@@ -536,12 +595,32 @@ export class IotConnection extends EventEmitter {
     for (const u of this.users.values()) {
       const through = u.subscription === subscription || (!u.shared && !subscription.startsWith('$share/') && filterCovers(subscription, u.subscription));
       if (!through) continue;
-      if (refused) u.handlers.onRefused?.(u.subscription, code);
-      else u.handlers.onGranted?.(u.subscription, code);
+      if (refused) u.handlers?.onRefused?.(u.subscription, code);
+      else u.handlers?.onGranted?.(u.subscription, code);
     }
   }
 
+  private matches(u: UserSub, ids: number[] | undefined, levels: string[], topic: string): boolean {
+    if (ids) return ids.includes(this.subIds.get(u.subscription) ?? -1);
+    return levelsMatch(u.levels, levels, topic);
+  }
+
+  private deliver(u: UserSub, message: IncomingMessage): boolean {
+    if (!u.handlers) return false;
+    try {
+      u.handlers.onMessage(message);
+    } catch (err) {
+      this.emit('log', { level: 'error', message: `message handler failed: ${(err as Error).message}` });
+    }
+    return true;
+  }
+
   private onMessage(topic: string, payload: Buffer, packet: IPublishPacket): void {
+    if (this.stopping) {
+      // Closing: nobody may take it any more. Not acknowledged, so the broker keeps it for the next connection.
+      this.verdicts.set(packet, 'refuse');
+      return;
+    }
     const message: IncomingMessage = {
       topic,
       payload,
@@ -553,26 +632,78 @@ export class IotConnection extends EventEmitter {
     const sid = packet.properties?.subscriptionIdentifier;
     if (sid !== undefined) ids = Array.isArray(sid) ? sid : [sid];
     let delivered = 0;
-    const topicLevels = ids ? undefined : topic.split('/');
+    let detached = false;
+    const levels = ids ? [] : topic.split('/');
     for (const u of this.users.values()) {
-      let match: boolean;
-      if (ids) {
-        match = ids.includes(this.subIds.get(u.subscription) ?? -1);
-      } else {
-        match = levelsMatch(u.levels, topicLevels as string[], topic);
-      }
-      if (!match) continue;
-      delivered++;
-      try {
-        u.handlers.onMessage(message);
-      } catch (err) {
-        this.emit('log', { level: 'error', message: `message handler failed: ${(err as Error).message}` });
-      }
+      if (!this.matches(u, ids, levels, topic)) continue;
+      if (this.deliver(u, message)) delivered++;
+      else detached = true;
     }
+    if (detached || (delivered === 0 && this.holding)) {
+      const got = new Set<string>();
+      if (delivered > 0) for (const u of this.users.values()) if (u.handlers && this.matches(u, ids, levels, topic)) got.add(u.ref);
+      this.verdicts.set(packet, { message, ids, levels, got });
+      return;
+    }
+    this.verdicts.set(packet, 'ack');
     if (delivered === 0) {
       this.unrouted++;
       this.emit('unrouted', message);
     }
+  }
+
+  /** mqtt.js' handleMessage: acknowledge (callback()) or not (callback(err)); a waiting message holds the callback. */
+  private settle(packet: IPublishPacket, callback: (err?: Error) => void): void {
+    const verdict = this.verdicts.get(packet);
+    this.verdicts.delete(packet);
+    if (verdict === undefined || verdict === 'ack') {
+      callback();
+    } else if (verdict === 'refuse' || this.stopping || !this.client?.connected) {
+      if (packet.qos > 0) this.unacknowledged++;
+      callback(new Error('not acknowledged: the connection is closing'));
+    } else {
+      verdict.release = callback;
+      this.waiting = verdict;
+      this.recheckWaiting();
+    }
+  }
+
+  /**
+   * The users changed or holding ended: give the waiting message to users that (re)attached and match it; once no
+   * detached user matches (and it reached one, or nothing is held any more), acknowledge it.
+   */
+  private recheckWaiting(): void {
+    const w = this.waiting;
+    if (!w) return;
+    let detached = false;
+    for (const u of this.users.values()) {
+      if (w.got.has(u.ref) || !this.matches(u, w.ids, w.levels, w.message.topic)) continue;
+      if (this.deliver(u, w.message)) w.got.add(u.ref);
+      else detached = true;
+    }
+    if (detached || (w.got.size === 0 && this.holding)) return;
+    this.waiting = undefined;
+    if (w.got.size === 0) {
+      this.unrouted++;
+      this.emit('unrouted', w.message);
+    }
+    w.release?.();
+  }
+
+  /** Lets the connection go on without acknowledging the waiting message (the broker redelivers it). */
+  private releaseWaiting(why: string): void {
+    const w = this.waiting;
+    if (!w) return;
+    this.waiting = undefined;
+    if (w.message.qos > 0) this.unacknowledged++;
+    w.release?.(new Error(`not acknowledged: ${why}`));
+  }
+
+  /** Unsubscribes the users still detached (they did not come back after a restart); returns their refs. */
+  purgeDetached(): string[] {
+    const refs = this.detachedUsers();
+    for (const ref of refs) this.unsubscribe(ref);
+    return refs;
   }
 
   // ---- publish ---------------------------------------------------------------------------------------------------
@@ -631,6 +762,7 @@ export class IotConnection extends EventEmitter {
   stop(): Promise<void> {
     if (this.stopPromise) return this.stopPromise;
     this.stopping = true;
+    this.releaseWaiting('the connection is closing');
     if (this.retryTimer) clearTimeout(this.retryTimer);
     if (this.stableTimer) clearTimeout(this.stableTimer);
     this.retryTimer = undefined;

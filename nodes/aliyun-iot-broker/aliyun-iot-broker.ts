@@ -57,7 +57,10 @@ export interface BrokerNode extends Node<BrokerSecrets> {
   register(user: BrokerUser, onStatus?: (status: ConnectionStatus, shown: NodeStatus) => void): void;
   deregister(user: BrokerUser, removed: boolean, done: () => void): void;
   subscribe(ref: string, subscription: string, qos: 0 | 1 | 2, handlers: SubscriptionHandlers): void;
+  /** Removes the subscription at the broker (the node was deleted or disabled). */
   unsubscribe(ref: string): void;
+  /** Takes the handlers away but keeps the subscription in the broker's session (the node is only restarting). */
+  detach(ref: string): void;
   /** The status to show for a connection status, in this node's i18n keys. */
   statusFor(status: ConnectionStatus): NodeStatus;
 }
@@ -168,8 +171,15 @@ export default function (RED: NodeAPI): void {
         node.warn(t('log.trouble', { where: node.connection?.resolved.display ?? '', reason: s.reason ?? s.state }));
       }
     };
+    let unrouted = 0;
     const wire = (conn: IotConnection): void => {
+      // Until the deploy has started every node, a message for no user waits for the one being created.
+      conn.holdUnrouted(true);
       conn.on('status', push);
+      conn.on('unrouted', (m: { topic: string; qos: number }) => {
+        // Acknowledged without a user: say so (first, then every 100th), never drop silently.
+        if (unrouted++ % 100 === 0) node.warn(t('log.unrouted', { topic: m.topic, count: unrouted }));
+      });
       conn.on('log', (entry: { level: string; message: string }) => {
         if (entry.level === 'warn') node.warn(entry.message);
         else if (entry.level === 'error') node.error(entry.message);
@@ -219,8 +229,23 @@ export default function (RED: NodeAPI): void {
     node.unsubscribe = (ref) => {
       node.connection?.unsubscribe(ref);
     };
+    node.detach = (ref) => {
+      node.connection?.detach(ref);
+    };
+
+    // After each deploy: users that were closed for a restart and did not come back (e.g. moved to another broker)
+    // lose their subscription; messages that waited for a user being created go on.
+    const onFlowsStarted = (): void => {
+      const conn = node.connection;
+      if (!conn) return;
+      const gone = conn.purgeDetached();
+      if (gone.length > 0) node.debug(`unsubscribed for nodes that did not come back: ${gone.join(', ')}`);
+      conn.holdUnrouted(false);
+    };
+    RED.events.on('flows:started', onFlowsStarted);
 
     node.on('close', (_removed: boolean, done: () => void) => {
+      RED.events.off('flows:started', onFlowsStarted);
       users.clear();
       const conn = node.connection;
       if (!conn) {

@@ -95,7 +95,11 @@ export default function (RED: NodeAPI): void {
     }
 
     node.on('close', (removed: boolean, done: () => void) => {
-      broker.unsubscribe(node.id);
+      // Deleted or disabled: the subscription goes. Only restarting (redeploy, Node-RED stop): keep it in the broker's
+      // session (no UNSUBSCRIBE), so a persistent session keeps queueing QoS 1 messages; the new node with the same
+      // id takes it over (with a changed filter, the old one is unsubscribed then).
+      if (removed) broker.unsubscribe(node.id);
+      else broker.detach(node.id);
       broker.deregister(node, removed, done);
     });
   }

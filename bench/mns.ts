@@ -16,7 +16,7 @@ import { compare, report, type Side, type Verdict } from './measure';
 const AK = { accessKeyId: 'LTAIbenchmns01', accessKeySecret: 'bench-mns-secret' };
 const ACCOUNT = '1234567890123456';
 /** Publishes in flight on both sides (the node's concurrency setting; the baseline's worker count). */
-const CONCURRENCY = 64;
+const CONCURRENCY = 16;
 const BODY = JSON.stringify({ deviceName: 'dev01', temperature: 23.5, humidity: 61, note: 'a<b & "c"' });
 const ROUND_TIMEOUT_MS = 60_000;
 

@@ -352,10 +352,7 @@ describe('end to end: every example in a packed install of Node-RED', function (
     assert.ok(hot.whileDown.size > 0, 'devices kept posting while Node-RED restarted');
   });
 
-  // KNOWN DEFECT (IoT device in / shared connection, not this test): posts Node-RED received just before SIGTERM are
-  // acknowledged to the broker and then dropped silently, and on shutdown IoT device in unsubscribes, so its
-  // persistent session (clean session off) keeps nothing while Node-RED is stopped. Un-skip once fixed.
-  it.skip('Full path: at-least-once across the restart: no hot post lost that was sent just before the stop or while Node-RED was stopped', function () {
+  it('Full path: at-least-once across the restart: no hot post lost that was sent just before the stop or while Node-RED was stopped', function () {
     assert.ok(acrossRestart, 'runs after the full-path test');
     assert.deepEqual(acrossRestart.lostBeforeStop, [], 'sent while Node-RED was up, just before the stop');
     assert.deepEqual(acrossRestart.lostWhileDown, [], 'sent while Node-RED was stopped (kept by the persistent session)');

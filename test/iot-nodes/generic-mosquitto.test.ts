@@ -261,10 +261,13 @@ describe('IoT nodes against Mosquitto (MQTT broker mode)', function () {
 
   it('persistent session: QoS 1 messages published while Node-RED was stopped arrive after it starts again', async function () {
     const clientId = `nr-persist-${Date.now()}`;
+    // Inside a tab, as in a real flow: then device in closes before its broker, which is when a stray UNSUBSCRIBE
+    // at stop would empty the session (nodes outside any tab close in another order and would hide that).
     const flow = [
+      { id: 'tp', type: 'tab' },
       brokerDef(mosq.url, { clientId, cleanSession: false }),
-      { id: 'in1', type: 'aliyun-iot-device-in', broker: 'b1', topic: '/persist/#', qos: 1, wires: [['h']] },
-      { id: 'h', type: 'helper' },
+      { id: 'in1', z: 'tp', type: 'aliyun-iot-device-in', broker: 'b1', topic: '/persist/#', qos: 1, wires: [['h']] },
+      { id: 'h', z: 'tp', type: 'helper' },
     ];
     await load(flow);
     let got = collect<{ payload: unknown }>(helper.getNode('h'));

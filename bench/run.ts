@@ -2,6 +2,7 @@
 import { benchSql } from './sql';
 import { benchFlow } from './flow';
 import { benchIngest } from './ingest';
+import { benchMns } from './mns';
 import type { Verdict } from './measure';
 
 async function main() {
@@ -10,6 +11,7 @@ async function main() {
     ['sql', benchSql],
     ['flow', benchFlow],
     ['ingest', benchIngest],
+    ['mns', benchMns],
   ];
   console.log(`node ${process.version} · ${process.platform}/${process.arch}`);
   const verdicts: Verdict[] = [];

@@ -81,6 +81,20 @@ export class MnsError extends Error {
 /** The SDK throws `Error` named `MNS<Code>Error` with "... failed with <status>. requestid: <id>, hostid: <h>, message: <m>". */
 const SDK_MESSAGE = /failed with (\d{3})\. requestid: ([^,]*), hostid: [^,]*, message: ([\s\S]*)$/;
 
+/** An MNS <Error> answer (Code, HTTP status, RequestId, Message) as an MnsError. */
+export function mnsServiceError(e: { code: string; status: number; requestId?: string; text: string }, operation: string, cause?: unknown): MnsError {
+  // An STS token that expired is transient from the publisher's view: the provider will hand out a new one.
+  const tokenExpired = e.code === 'AccessDenied' && /security token.*expired/i.test(e.text);
+  return new MnsError({
+    code: tokenExpired ? 'SecurityTokenExpired' : e.code,
+    status: e.status,
+    message: `MNS ${operation} failed: ${e.code}: ${e.text}`,
+    requestId: e.requestId,
+    source: 'mns',
+    cause,
+  });
+}
+
 /** Turns anything the SDK or httpx threw into an MnsError. */
 export function fromSdkError(err: unknown, operation: string): MnsError {
   if (err instanceof MnsError) return err;
@@ -92,16 +106,7 @@ export function fromSdkError(err: unknown, operation: string): MnsError {
     const status = m ? Number(m[1]) : 0;
     const requestId = m && m[2] && m[2] !== 'undefined' ? m[2] : undefined;
     const text = m ? m[3] : e.message;
-    // An STS token that expired is transient from the publisher's view: the provider will hand out a new one.
-    const tokenExpired = code === 'AccessDenied' && /security token.*expired/i.test(text);
-    return new MnsError({
-      code: tokenExpired ? 'SecurityTokenExpired' : code,
-      status,
-      message: `MNS ${operation} failed: ${code}: ${text}`,
-      requestId,
-      source: 'mns',
-      cause: e,
-    });
+    return mnsServiceError({ code, status, requestId, text }, operation, e);
   }
   const sysCode = (e as NodeJS.ErrnoException).code;
   if (e.name.startsWith('RequestTimeout') || /timeout/i.test(e.name)) {

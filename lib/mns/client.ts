@@ -108,9 +108,11 @@ export class MnsClient {
   /** One SDK client per credential set (the SDK keeps the keys on the instance); the last few are kept. */
   private readonly sdkClients = new Map<string, MNSClient>();
   private closed = false;
-  /** Rejects when in-flight calls must end (close, abortInFlight); replaced after each abort. */
-  private aborted!: Promise<never>;
-  private abortNow!: (err: Error) => void;
+  /**
+   * The reject functions of the calls in flight, for close()/abortInFlight(). (A Promise.race against one
+   * long-pending "aborted" promise would leave a reaction on it per call: memory that grows with every publish.)
+   */
+  private readonly inFlight = new Set<(err: Error) => void>();
 
   constructor(o: MnsClientOptions) {
     this.endpoint = mnsEndpoint(o);
@@ -121,7 +123,6 @@ export class MnsClient {
     this.connectTimeoutMs = o.connectTimeoutMs ?? 5_000;
     this.maxSockets = o.maxSockets;
     this.agent = this.newAgent();
-    this.armAbort();
     const url = new URL(this.endpoint);
     this.target = {
       secure: url.protocol === 'https:',
@@ -139,11 +140,27 @@ export class MnsClient {
     return this.target;
   }
 
-  private armAbort(): void {
-    this.aborted = new Promise<never>((_resolve, reject) => {
-      this.abortNow = reject;
+  /** Settles like `p`, or rejects at once when close()/abortInFlight() ends the calls in flight. */
+  private abortable<T>(p: Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.inFlight.add(reject);
+      p.then(
+        (v) => {
+          this.inFlight.delete(reject);
+          resolve(v);
+        },
+        (err: unknown) => {
+          this.inFlight.delete(reject);
+          reject(err);
+        },
+      );
     });
-    this.aborted.catch(() => undefined);
+  }
+
+  private abortAll(err: Error): void {
+    const rejects = [...this.inFlight];
+    this.inFlight.clear();
+    for (const r of rejects) r(err);
   }
 
   private newAgent(): http.Agent {
@@ -173,7 +190,7 @@ export class MnsClient {
   /** Ends every in-flight call (a long poll included) and refuses new ones. */
   close(): void {
     this.closed = true;
-    this.abortNow(new MnsError({ code: 'Closed', status: 0, source: 'local', retryable: false, message: 'MNS call aborted: the client was closed' }));
+    this.abortAll(new MnsError({ code: 'Closed', status: 0, source: 'local', retryable: false, message: 'MNS call aborted: the client was closed' }));
     this.agent.destroy();
     this.sdkClients.clear();
   }
@@ -181,10 +198,8 @@ export class MnsClient {
   /** Aborts in-flight calls (they reject with NetworkError) but keeps the client usable. */
   abortInFlight(): void {
     const old = this.agent;
-    const abort = this.abortNow;
     this.agent = this.newAgent();
-    this.armAbort();
-    abort(new MnsError({ code: 'Aborted', status: 0, source: 'local', retryable: true, message: 'MNS call aborted before an answer arrived (it may or may not have taken effect)' }));
+    this.abortAll(new MnsError({ code: 'Aborted', status: 0, source: 'local', retryable: true, message: 'MNS call aborted before an answer arrived (it may or may not have taken effect)' }));
     old.destroy();
   }
 
@@ -262,7 +277,7 @@ export class MnsClient {
       }
       try {
         if (this.closed) throw new MnsError({ code: 'Closed', status: 0, source: 'local', retryable: false, message: `MNS ${operation} refused: the client is closed` });
-        return await Promise.race([run(creds), this.aborted]);
+        return await this.abortable(run(creds));
       } catch (err) {
         const e = fromSdkError(err, operation);
         const secondChance = !refreshed && ((e.credentialsSuspect && creds.securityToken !== undefined) || e.code === 'TimeExpired');

@@ -1,5 +1,5 @@
 // Message bodies: XML escaping (the SDK does none, spec §10.1), the 64 KB limit, Base64, and the IoT legacy format.
-import { createHash } from 'node:crypto';
+import cryptoModule, { createHash } from 'node:crypto';
 
 /** MNS's per-message limit (spec §6). */
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -12,8 +12,11 @@ const XML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&
  * literal CR (or CRLF) into LF, but keep a character reference, so CRLF text arrives unchanged.
  */
 export function escapeXml(text: string): string {
-  return text.replace(/[&<>"'\r]/g, (c) => XML_ESCAPES[c]);
+  // Most bodies (Base64, plain JSON) need no escaping: skip the replace and its per-match callback.
+  return XML_SPECIAL.test(text) ? text.replace(XML_SPECIALS, (c) => XML_ESCAPES[c]) : text;
 }
+const XML_SPECIAL = /[&<>"'\r]/;
+const XML_SPECIALS = /[&<>"'\r]/g;
 
 /** Characters XML 1.0 cannot carry at all: C0 controls other than tab/LF/CR, lone surrogates, U+FFFE/U+FFFF. */
 // eslint-disable-next-line no-control-regex -- matching control characters is the point here
@@ -40,7 +43,15 @@ export function tagProblem(tag: string): string | undefined {
 
 /** Upper-case hex MD5 of the body text, as MNS reports it in MessageBodyMD5 (spec §1.4). */
 export function bodyMd5(text: string): string {
-  return createHash('md5').update(text, 'utf8').digest('hex').toUpperCase();
+  return md5Hex(text).toUpperCase();
+}
+
+/** crypto.hash (Node ≥ 20.12): a one-shot digest, about twice as fast as createHash for short inputs. */
+const oneShotHash = (cryptoModule as { hash?: (algorithm: string, data: string | Buffer, encoding: 'hex') => string }).hash;
+
+/** Lower-case hex MD5 of a string's UTF-8 bytes or of a Buffer. */
+export function md5Hex(data: string | Buffer): string {
+  return oneShotHash ? oneShotHash('md5', data, 'hex') : createHash('md5').update(data).digest('hex');
 }
 
 export type BodyEncoding = 'json' | 'base64';

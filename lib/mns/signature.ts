@@ -1,6 +1,7 @@
 // MNS request signature V2 (spec §4.1), for the one operation that does not go through @alicloud/mns
 // (PublishMessage, see publish.ts). Checked against the spec's vectors M1–M8 in test/mns/signature.test.ts.
-import { createHash, createHmac } from 'node:crypto';
+import { createHmac } from 'node:crypto';
+import { md5Hex } from './body';
 
 export const MNS_VERSION = '2015-06-06';
 
@@ -51,5 +52,5 @@ export function authorizationV2(accessKeyId: string, signature: string): string 
 
 /** Content-MD5 as every MNS SDK sends it: base64 of the lower-case *hex* MD5 of the body (spec §1.2). */
 export function contentMd5(body: Buffer): string {
-  return Buffer.from(createHash('md5').update(body).digest('hex'), 'latin1').toString('base64');
+  return Buffer.from(md5Hex(body), 'latin1').toString('base64');
 }

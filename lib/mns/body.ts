@@ -22,11 +22,19 @@ const XML_SPECIALS = /[&<>"'\r]/g;
 // eslint-disable-next-line no-control-regex -- matching control characters is the point here
 const XML_ILLEGAL = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
+// eslint-disable-next-line no-control-regex -- matching control characters is the point here
+const MAYBE_ILLEGAL = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uD800-\uDFFF\uFFFE\uFFFF]/;
+
 /** Returns why `text` cannot be an MNS message body as is, or undefined when it can. */
 export function bodyProblem(text: string): string | undefined {
   if (text.length === 0) return 'the message body is empty (MNS needs at least one character)';
-  const bytes = Buffer.byteLength(text, 'utf8');
-  if (bytes > MAX_BODY_BYTES) return `the message body is ${bytes} bytes, over the MNS limit of ${MAX_BODY_BYTES} bytes (64 KB)`;
+  // A UTF-16 code unit is at most 3 UTF-8 bytes: short texts need no byte count.
+  if (text.length * 3 > MAX_BODY_BYTES) {
+    const bytes = Buffer.byteLength(text, 'utf8');
+    if (bytes > MAX_BODY_BYTES) return `the message body is ${bytes} bytes, over the MNS limit of ${MAX_BODY_BYTES} bytes (64 KB)`;
+  }
+  // Fast path: no control character and no surrogate at all (most bodies) needs no closer look.
+  if (!MAYBE_ILLEGAL.test(text)) return undefined;
   const bad = XML_ILLEGAL.exec(text);
   if (bad) {
     const cp = bad[0].codePointAt(0) ?? 0;

@@ -247,27 +247,26 @@ export class Publisher {
         entry.done({ ok: false, error: err, reason, attempts: entry.attempts, code });
       }
     }
-    if (this.inFlight === 0) for (const f of this.inFlightSettled.splice(0)) f();
-    if (!this.closing) this.pump();
+    // Closing too: what is still queued gets its chance within the close grace.
+    this.pump();
+    if (this.inFlight === 0 && this.ready.length === 0) for (const f of this.inFlightSettled.splice(0)) f();
     this.changed();
   }
 
   /**
-   * Stops taking work: queued and waiting jobs end at once with code "Closed"; in-flight publishes get
-   * `graceMs` to finish, then are aborted. Resolves when every job has ended.
+   * Stops taking work. Jobs waiting for a retry end at once with code "Closed" (MNS was failing them). Queued and
+   * in-flight jobs get `graceMs` to be published — a stop is no reason to give up on a message MNS would take —
+   * then what is still queued ends with "Closed" and in-flight publishes are aborted. Resolves when every job has ended.
    */
   async close(graceMs: number): Promise<void> {
     this.closing = true;
-    const pending = [...this.waiting, ...this.ready.drain()];
-    for (const e of this.waiting) if (e.timer !== undefined) this.clock.clearTimeout(e.timer);
-    this.waiting.clear();
-    for (const e of pending) {
-      const reason = e.attempts > 0
-        ? `the node closed while the message waited for retry ${e.attempts} (last error: ${this.stats.lastErrorCode ?? 'unknown'})`
-        : 'the node closed before the message could be published';
-      this.fail(e, 'Closed', reason);
+    for (const e of this.waiting) {
+      if (e.timer !== undefined) this.clock.clearTimeout(e.timer);
+      this.fail(e, 'Closed', `the node closed while the message waited for retry ${e.attempts} (last error: ${this.stats.lastErrorCode ?? 'unknown'})`);
     }
-    if (this.inFlight === 0) return;
+    this.waiting.clear();
+    this.pump();
+    if (this.inFlight === 0 && this.ready.length === 0) return;
     const drained = new Promise<void>((resolve) => this.inFlightSettled.push(resolve));
     let timer: unknown;
     const timedOut = new Promise<'timeout'>((resolve) => {
@@ -276,7 +275,9 @@ export class Publisher {
     const first = await Promise.race([drained, timedOut]);
     this.clock.clearTimeout(timer);
     if (first === 'timeout') {
-      this.o.abort?.();
+      for (const e of this.ready.drain()) this.fail(e, 'Closed', 'the node closed before the message could be published');
+      if (this.inFlight > 0) this.o.abort?.();
+      else for (const f of this.inFlightSettled.splice(0)) f();
       await drained;
     }
   }

@@ -134,9 +134,27 @@ describe('lib/mns Publisher', function () {
     assert.equal(s.calls.length, 4);
   });
 
-  it('close ends queued and waiting messages at once, waits for in-flight ones, aborts them after the grace time', async function () {
-    let n = 0;
-    const s = new Script(clock, () => (++n === 1 ? mnsError('InternalError', 500) : 'hang'));
+  it('close ends waiting retries at once, still publishes what is queued within the grace, refuses new work', async function () {
+    // Call 1 fails (→ waits for a retry); every later call succeeds.
+    const s = new Script(clock, (n) => (n === 1 ? mnsError('InternalError', 500) : 'ok'));
+    const p = new Publisher({ publish: s.publish, clock, retry: noJitter, concurrency: 1 });
+    const out = run(p, 4);
+    await flushMicrotasks(); // m0 failed and waits for its retry; m1..m3 queued behind the concurrency limit
+    await p.close(2000);
+    assert.equal(out.length, 4, 'every message ended');
+    assert.equal(out.filter((o) => o.ok).length, 3, 'the queued messages were published during close');
+    const closed = out.filter((o) => !o.ok);
+    assert.equal(closed.length, 1);
+    assert.equal(closed[0].ok === false && closed[0].code, 'Closed');
+    assert.match(closed[0].ok === false ? closed[0].reason : '', /waited for retry 1/);
+    const late: PublishOutcome[] = [];
+    p.submit({ topic: 't', body: 'late' }, (o) => late.push(o));
+    await flushMicrotasks();
+    assert.equal(late[0].ok === false && late[0].code, 'Closed');
+  });
+
+  it('close gives in-flight and queued messages the grace time, then ends the queued ones and aborts the in-flight ones', async function () {
+    const s = new Script(clock, () => 'hang');
     let aborted = 0;
     const p = new Publisher({
       publish: s.publish,
@@ -149,23 +167,19 @@ describe('lib/mns Publisher', function () {
       },
     });
     const out = run(p, 5);
-    await flushMicrotasks(); // 1 failed → waiting for retry; 2 in flight after the pause? no: pause holds fresh ones
+    await flushMicrotasks(); // 2 in flight (hanging), 3 queued
     const closing = p.close(2000);
-    await flushMicrotasks();
-    const endedAtOnce = out.length;
-    assert.ok(endedAtOnce >= 3, `queued/waiting ended at once (${endedAtOnce})`);
-    assert.ok(out.every((o) => !o.ok && o.code === 'Closed'));
     let closed = false;
     void closing.then(() => (closed = true));
+    await flushMicrotasks();
+    assert.equal(out.length, 0, 'nothing is given up before the grace time');
     await clock.advance(1999);
-    assert.equal(closed, false, 'waits for the in-flight publish');
+    assert.equal(closed, false, 'waits for the in-flight publishes');
     await clock.advance(1);
     await closing;
     assert.equal(aborted, 1);
     assert.equal(out.length, 5, 'every message ended');
-    const late: PublishOutcome[] = [];
-    p.submit({ topic: 't', body: 'late' }, (o) => late.push(o));
-    await flushMicrotasks();
-    assert.equal(late[0].ok, false);
+    assert.ok(out.every((o) => !o.ok), 'none published');
+    assert.equal(out.filter((o) => !o.ok && o.code === 'Closed').length, 3, 'the queued ones end as Closed');
   });
 });

@@ -64,6 +64,17 @@ describe('aliyun-mns-topic-out node', function () {
     await local.mns.stop();
   });
 
+  /** The helper removes its log spies before it stops the flows, so listen on the node itself. */
+  function captureErrors(node: Node): string[] {
+    const logged: string[] = [];
+    const nodeError = node.error.bind(node);
+    (node as unknown as { error: (m: unknown) => void }).error = (m: unknown) => {
+      logged.push(String(m));
+      nodeError(m as string);
+    };
+    return logged;
+  }
+
   async function load(p: OutProps = {}): Promise<{ out: Node; ok: Collector<Out>; failed: Collector<Out>; caught: Collector<Out> }> {
     await helper.load(mnsNodes, flow(local, p), credentialsSecrets);
     return {
@@ -207,20 +218,30 @@ describe('aliyun-mns-topic-out node', function () {
     assert.equal(local.mns.published('telemetry').length, 5);
   });
 
-  it('when Node-RED stops, what is still queued is written to the log with its error record', async function () {
+  it('when Node-RED stops, queued messages MNS takes within the close grace are still published, nothing logged', async function () {
     const { out } = await load({ concurrency: '1' });
     local.mns.faults.setLatency(300, 1);
-    for (let i = 0; i < 3; i++) out.receive({ payload: `m${i}` } as never);
-    // The helper removes its log spies before it stops the flows, so listen on the node itself.
-    const logged: string[] = [];
-    const nodeError = out.error.bind(out);
-    (out as unknown as { error: (m: unknown) => void }).error = (m: unknown) => {
-      logged.push(String(m));
-      nodeError(m as string);
-    };
+    const before = local.mns.published('telemetry').length;
+    for (let i = 0; i < 3; i++) out.receive({ payload: `stop-${i}` } as never);
+    const logged = captureErrors(out);
     await helper.unload();
-    const lines = logged.filter((m) => /Node-RED stopped before this message reached MNS/.test(m));
-    assert.equal(lines.length, 2, 'the two queued messages were logged');
-    assert.match(lines[0], /"errorMessage":"Closed: /);
+    assert.deepEqual(logged.filter((m) => /Node-RED stopped before this message reached MNS/.test(m)), []);
+    assert.deepEqual(local.mns.published('telemetry').slice(before).map((m) => m.body), ['stop-0', 'stop-1', 'stop-2']);
+  });
+
+  it('when Node-RED stops, what MNS has not taken within the close grace is written to the log with its error record', async function () {
+    helper.settings({ nodeCloseTimeout: 3600 } as never); // the node keeps 3 s for itself: a 600 ms grace
+    try {
+      const { out } = await load({ concurrency: '1' });
+      local.mns.faults.setLatency(5000, 3);
+      for (let i = 0; i < 3; i++) out.receive({ payload: `m${i}` } as never);
+      const logged = captureErrors(out);
+      await helper.unload();
+      const lines = logged.filter((m) => /Node-RED stopped before this message reached MNS/.test(m));
+      assert.equal(lines.length, 3, 'the in-flight message and the two queued ones were logged');
+      assert.equal(lines.filter((l) => /"errorMessage":"Closed: /.test(l)).length, 2, 'the queued ones end as Closed');
+    } finally {
+      helper.settings({});
+    }
   });
 });

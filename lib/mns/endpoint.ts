@@ -35,3 +35,27 @@ export function mnsEndpoint(o: EndpointOptions): string {
   const scheme = o.secure === false ? 'http' : 'https';
   return `${scheme}://${accountId}.mns.${region}${suffix}.aliyuncs.com`;
 }
+
+/** How the MNS nodes' editors store the endpoint: a region form (account ID, region, network) or a full URL. */
+export interface EndpointFields {
+  endpointType?: 'region' | 'custom' | string;
+  endpoint?: string;
+  accountId?: string;
+  region?: string;
+  network?: MnsNetwork;
+}
+
+/** The endpoint the editor fields describe; throws with what to fix when they describe none. */
+export function endpointFromFields(c: EndpointFields): string {
+  return c.endpointType === 'custom'
+    ? mnsEndpoint({ endpoint: c.endpoint ?? '' })
+    : mnsEndpoint({ accountId: c.accountId, region: c.region, network: c.network ?? 'public' });
+}
+
+/** An editor number field: empty means `dflt`; otherwise a whole number in [min, max], or an error naming the field. */
+export function wholeNumberField(v: unknown, dflt: number, min: number, max: number, what: string): number {
+  if (v === undefined || v === '') return dflt;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${what} must be a whole number from ${min} to ${max}, got "${String(v)}"`);
+  return n;
+}

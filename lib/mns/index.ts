@@ -1,7 +1,7 @@
 // MNS: adapter over @alicloud/mns, typed errors, retry policy and the bounded publish queue.
 export { MnsClient, type MnsClientOptions, type CredentialSource, type PublishResult, type ReceivedMessage, type DeleteFailure, type ChangeVisibilityResult } from './client';
 export { MnsError, isRetryableCode, type MnsErrorSource } from './errors';
-export { mnsEndpoint, type EndpointOptions, type MnsNetwork } from './endpoint';
+export { mnsEndpoint, endpointFromFields, wholeNumberField, type EndpointOptions, type EndpointFields, type MnsNetwork } from './endpoint';
 export { ALIBABA_RETRY, ManualClock, flushMicrotasks, parseRetryPolicy, retryDelay, systemClock, type Clock, type RetryPolicy } from './retry';
 export { Publisher, type PublishJob, type PublishOutcome, type PublisherOptions, type PublisherState } from './publisher';
 export {

@@ -1,5 +1,5 @@
 // Pure pieces of the MNS queue in node: config normalisation and turning a queue message into msg fields.
-import { looksBase64, mnsEndpoint, parseLegacyIot, type MnsNetwork, type ReceivedMessage } from '../../lib/mns';
+import { endpointFromFields, looksBase64, parseLegacyIot, wholeNumberField as int, type MnsNetwork, type ReceivedMessage } from '../../lib/mns';
 
 export type PayloadFormat = 'auto' | 'text' | 'json' | 'base64';
 export type AckMode = 'complete' | 'send';
@@ -34,18 +34,9 @@ export interface NormalisedQueueIn {
   ackTimeoutMs: number;
 }
 
-function int(v: unknown, dflt: number, min: number, max: number, what: string): number {
-  if (v === undefined || v === '') return dflt;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${what} must be a whole number from ${min} to ${max}, got "${String(v)}"`);
-  return n;
-}
-
 export function normaliseQueueIn(c: QueueInConfig): NormalisedQueueIn {
   const custom = c.endpointType === 'custom';
-  const endpoint = custom
-    ? mnsEndpoint({ endpoint: c.endpoint ?? '' })
-    : mnsEndpoint({ accountId: c.accountId, region: c.region, network: c.network ?? 'public' });
+  const endpoint = endpointFromFields(c);
   const queue = (c.queue ?? '').trim();
   if (!/^[A-Za-z0-9][A-Za-z0-9-]{0,119}$/.test(queue)) throw new Error(`the queue name "${queue}" is invalid: use 1–120 letters, digits and "-", starting with a letter or digit`);
   const payloadFormat = c.payloadFormat ?? 'auto';

@@ -1,6 +1,6 @@
 // Pure pieces of the MNS topic out node: config normalisation, the body, and Alibaba's error record.
 import { encodeBody, bodyProblem, tagProblem, parseRetryPolicy, type BodyEncoding, type RetryPolicy, type MnsNetwork } from '../../lib/mns';
-import { mnsEndpoint } from '../../lib/mns';
+import { endpointFromFields, wholeNumberField as int } from '../../lib/mns';
 
 export interface TopicOutConfig {
   name?: string;
@@ -35,20 +35,11 @@ export interface NormalisedTopicOut {
   timeoutMs: number;
 }
 
-function int(v: unknown, dflt: number, min: number, max: number, what: string): number {
-  if (v === undefined || v === '') return dflt;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${what} must be a whole number from ${min} to ${max}, got "${String(v)}"`);
-  return n;
-}
-
 export const TOPIC_NAME = /^[A-Za-z0-9][A-Za-z0-9-]{0,119}$/;
 
 export function normaliseTopicOut(c: TopicOutConfig): NormalisedTopicOut {
   const custom = c.endpointType === 'custom';
-  const endpoint = custom
-    ? mnsEndpoint({ endpoint: c.endpoint ?? '' })
-    : mnsEndpoint({ accountId: c.accountId, region: c.region, network: c.network ?? 'public' });
+  const endpoint = endpointFromFields(c);
   const topic = (c.topic ?? '').trim();
   if (topic !== '' && !TOPIC_NAME.test(topic)) throw new Error(`the topic name "${topic}" is invalid: use 1–120 letters, digits and "-", starting with a letter or digit`);
   const encoding = c.bodyEncoding ?? 'json';

@@ -76,14 +76,19 @@ function encodeForm(params: RpcParams): string {
     .join('&');
 }
 
-/** Removes values that must never travel in an error text (secret, token, the server's string to sign). */
+/** Removes values that must never travel in an error text (secret, token, the server's string to sign). Scrub the whole
+ * text before cutting it: a cut first could keep the beginning of a secret that no longer matches whole. */
 function scrub(text: string, secrets: (string | undefined)[]): string {
   let out = text;
   const cut = out.indexOf(SERVER_STS_MARKER);
   // The server's string to sign carries the AccessKey ID and, for chained calls, the security token.
   if (cut >= 0) out = out.slice(0, cut).trim();
   for (const s of secrets) {
-    if (s && s.length >= 4) out = out.split(s).join('***');
+    if (!s || s.length < 4) continue;
+    out = out.split(s).join('***');
+    // As sent in the form or query: an answer that echoes the request quotes it percent-encoded.
+    const encoded = percentEncode(s);
+    if (encoded !== s) out = out.split(encoded).join('***');
   }
   return out;
 }
@@ -167,7 +172,7 @@ export async function callRpc<T = Record<string, unknown>>(req: RpcRequest): Pro
   }
   if (!json) {
     const code = status >= 500 ? 'ServiceUnavailable' : 'InvalidResponse';
-    throw new PopError({ code, message: `HTTP ${status} from ${url.origin} without a JSON body${text ? ` (starts: ${scrub(text.slice(0, 80), secrets)})` : ''}`, status, retryable: status >= 500 || status === 429 });
+    throw new PopError({ code, message: `HTTP ${status} from ${url.origin} without a JSON body${text ? ` (starts: ${scrub(text, secrets).slice(0, 80)})` : ''}`, status, retryable: status >= 500 || status === 429 });
   }
   const code = typeof json.Code === 'string' ? json.Code : `HTTP${status}`;
   // RPC gateway errors carry `Message`; some products' own failures (IoT Pub: HTTP 200, Success false) carry `ErrorMessage`.

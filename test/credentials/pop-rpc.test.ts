@@ -66,6 +66,35 @@ describe('lib/pop RPC caller', () => {
     }
   });
 
+  it('keeps the security token out of the start of a non-JSON answer it quotes, even when the quote cuts the token', async () => {
+    const token = 'CAIS+a/b=' + 'T'.repeat(200);
+    const srv = await oddServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString()));
+      req.on('end', () => {
+        const encoded = body.split('&').find((kv) => kv.startsWith('SecurityToken='))?.slice('SecurityToken='.length) ?? '';
+        res.writeHead(400, { 'Content-Type': 'text/plain' });
+        // A gateway page echoing what it got: the token starts inside the quoted 80 characters and runs past them.
+        res.end(req.url?.startsWith('/encoded') ? `Bad request from proxy, token=${encoded}` : `Bad request from proxy, token ${token}`);
+      });
+    });
+    try {
+      for (const path of ['/raw', '/encoded']) {
+        await assert.rejects(
+          callRpc({ endpoint: srv.url + path, action: 'X', version: '1', credentials: { ...caller, securityToken: token } }),
+          (e: unknown) => {
+            assert.ok(e instanceof PopError && e.code === 'InvalidResponse', String(e));
+            assert.match(e.message, /Bad request from proxy/);
+            assert.ok(!e.message.includes('TTTTTTTTTT') && !e.message.includes('CAIS'), `token leaked via ${path}: ${e.message}`);
+            return true;
+          },
+        );
+      }
+    } finally {
+      await srv.close();
+    }
+  });
+
   it("keeps a product's own error text: a failure answered as HTTP 200 with Code and ErrorMessage (IoT Pub)", async () => {
     const srv = await oddServer((_req, res) => {
       res.writeHead(200, { 'Content-Type': 'application/json' });

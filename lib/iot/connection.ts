@@ -3,6 +3,7 @@
 // refused logins and "kicked by the same client ID" recognised, persistent sessions. No Node-RED here.
 import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
+import { createSecureContext } from 'node:tls';
 import { connect, type IClientOptions, type IClientPublishOptions, type IPublishPacket, type MqttClient } from 'mqtt';
 import { checkKeepalive, DeviceConfigError, deviceEndpoint, isSignMethod, signDevice, type SignMethod } from './signing';
 import { checkTopicName, parseTopicFilter } from './topics';
@@ -181,6 +182,17 @@ function tlsFields(tls: TlsOptions | undefined): Partial<IClientOptions> {
   if (tls.rejectUnauthorized === false) out.rejectUnauthorized = false;
   if ((out.cert === undefined) !== (out.key === undefined)) {
     throw new ConnectionConfigError('TLS client certificate and key go together: set both or neither');
+  }
+  if (out.cert !== undefined) {
+    // Node's TLS reads them only when the socket opens, and throws there (out of start()); read them now instead.
+    // OpenSSL's words name the problem, never the key's content.
+    try {
+      createSecureContext({ cert: out.cert as string, key: out.key as string });
+    } catch (err) {
+      throw new ConnectionConfigError(
+        `TLS client certificate or key is not usable (${(err as Error).message}): paste both as PEM text, the key unencrypted and matching the certificate`,
+      );
+    }
   }
   return out as Partial<IClientOptions>;
 }

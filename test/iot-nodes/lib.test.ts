@@ -2,6 +2,8 @@
 // subscription merging for MQTT 3.1.1, payload decoding and msg.iot, the Pub endpoint, and two connections that
 // share a client ID giving way instead of kicking each other forever.
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
 import { filterCovers, IotConnection, resolveConnection, type ConnectionStatus } from '../../lib/iot/connection';
 import { alinkId, decodePayload, generateMessageId, iotMeta } from '../../lib/iot/alink';
 import { iotEndpoint } from '../../lib/iot/openapi';
@@ -37,6 +39,18 @@ describe('lib/iot connection options', function () {
     assert.throws(() => resolveConnection({ mode: 'mqtt', url: 'mqtt://u:p@host' }), /not in the broker URL/);
     assert.throws(() => resolveConnection({ mode: 'mqtt', url: 'mqtt://host', clean: false }), /needs a fixed client ID/);
     assert.throws(() => resolveConnection({ mode: 'mqtt', url: 'mqtt://host', tls: { cert: 'PEM' } }), /certificate and key go together/);
+    // A client certificate or key that is not usable PEM is a setting to fix, said when the options are read: not a
+    // bare OpenSSL error thrown out of start() (which left the connection "connecting" for ever).
+    const key = '-----BEGIN PRIVATE KEY-----\nnot-a-key-but-secret-text\n-----END PRIVATE KEY-----\n';
+    for (const tls of [{ cert: 'PEM', key: 'PEM' }, { cert: 'not a certificate', key }]) {
+      assert.throws(
+        () => new IotConnection({ mode: 'mqtt', url: 'mqtts://127.0.0.1:8883', tls }),
+        (e: unknown) => e instanceof Error && e.name === 'ConnectionConfigError' && /TLS client certificate or key is not usable/.test(e.message) && !e.message.includes('secret-text'),
+      );
+    }
+    const certs = path.join(__dirname, '../../emulators/sts/certs');
+    const good = { cert: fs.readFileSync(path.join(certs, 'server.pem'), 'utf8'), key: fs.readFileSync(path.join(certs, 'server-key.pem'), 'utf8') };
+    assert.equal(resolveConnection({ mode: 'mqtt', url: 'mqtts://host:8883', tls: good }).clientOptions.cert, good.cert);
     const r = resolveConnection({ mode: 'mqtt', url: 'mqtts://host:8883', username: 'u', password: 'topsecret', tls: { rejectUnauthorized: false } });
     assert.match(String(r.clientOptions.clientId), /^nodered_[0-9a-f]{12}$/);
     assert.equal(r.clientOptions.rejectUnauthorized, false);

@@ -46,13 +46,22 @@ export default function (RED: NodeAPI): void {
       node.error(t('errors.no-broker'));
       return;
     }
+    const refuse = (statusKey: string, message: string): void => {
+      node.status({ fill: 'red', shape: 'ring', text: t(statusKey) });
+      node.error(t('errors.invalid-config', { message }));
+    };
+    if (!PAYLOAD_FORMATS.includes(format)) {
+      refuse('status.invalid-config', `payload format "${format}" is unknown: use auto, string or buffer`);
+      return;
+    }
+    if (qos !== 0 && qos !== 1 && qos !== 2) {
+      refuse('status.invalid-config', `QoS ${JSON.stringify(def.qos)} is not valid: 0, 1 or 2`);
+      return;
+    }
     try {
-      if (!PAYLOAD_FORMATS.includes(format)) throw new Error(`payload format "${format}" is unknown: use auto, string or buffer`);
-      if (qos !== 0 && qos !== 1 && qos !== 2) throw new Error(`QoS ${JSON.stringify(def.qos)} is not valid: 0, 1 or 2`);
       subscription = subscriptionOf(def.topic ?? '', def.shareGroup);
     } catch (err) {
-      node.status({ fill: 'red', shape: 'ring', text: t('status.invalid-topic') });
-      node.error(t('errors.invalid-config', { message: (err as Error).message }));
+      refuse('status.invalid-topic', (err as Error).message);
       return;
     }
 
@@ -74,6 +83,12 @@ export default function (RED: NodeAPI): void {
     };
 
     broker.register(node, show);
+    // A broker whose configuration is invalid has no connection: register() has shown that, and the broker has
+    // logged why; subscribing would only blame the topic.
+    if (!broker.connection) {
+      node.on('close', (removed: boolean, done: () => void) => broker.deregister(node, removed, done));
+      return;
+    }
     try {
       broker.subscribe(node.id, subscription, qos, {
         onMessage,
@@ -90,8 +105,7 @@ export default function (RED: NodeAPI): void {
         },
       });
     } catch (err) {
-      node.status({ fill: 'red', shape: 'ring', text: t('status.invalid-topic') });
-      node.error(t('errors.invalid-config', { message: (err as Error).message }));
+      refuse('status.invalid-topic', (err as Error).message);
     }
 
     node.on('close', (removed: boolean, done: () => void) => {

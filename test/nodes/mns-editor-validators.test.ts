@@ -31,7 +31,7 @@ function agree(type: string, normalise: (c: Record<string, unknown>) => unknown,
   assert.ok(validate, `${field} has a validator`);
   for (const value of values) {
     const cfg = { ...base, [field]: value };
-    const editorOk = Boolean(validate.call(cfg, value));
+    const editorOk: boolean = Boolean(validate.call(cfg, value));
     let runtimeOk = true;
     try {
       normalise(cfg);

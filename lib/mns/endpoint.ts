@@ -15,16 +15,18 @@ export interface EndpointOptions {
 export function mnsEndpoint(o: EndpointOptions): string {
   if (o.endpoint !== undefined && o.endpoint.trim() !== '') {
     const text = o.endpoint.trim().replace(/\/+$/, '');
+    // Never quote credentials back: an endpoint pasted with user:password@ shows as ***@ in every error.
+    const shown = text.replace(/\/\/[^/]*@/, '//***@');
     let url: URL;
     try {
       url = new URL(text);
     } catch {
-      throw new Error(`the MNS endpoint "${text}" is not a URL; write it like https://1234567890123456.mns.cn-hangzhou.aliyuncs.com`);
+      throw new Error(`the MNS endpoint "${shown}" is not a URL; write it like https://1234567890123456.mns.cn-hangzhou.aliyuncs.com`);
     }
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`the MNS endpoint must start with http:// or https://, got "${text}"`);
+    if (url.username || url.password) throw new Error('the MNS endpoint must not contain a user name or password');
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`the MNS endpoint must start with http:// or https://, got "${shown}"`);
     if (url.pathname !== '/' && url.pathname !== '') throw new Error(`the MNS endpoint must not contain a path ("${url.pathname}"); MNS paths start at the host`);
     if (url.search || url.hash) throw new Error('the MNS endpoint must not contain a query or fragment');
-    if (url.username || url.password) throw new Error('the MNS endpoint must not contain a user name or password');
     return `${url.protocol}//${url.host}`;
   }
   const accountId = (o.accountId ?? '').trim();

@@ -5,7 +5,7 @@ import { iotEndpoint, IotApiError, pub } from '../../lib/iot/openapi';
 import { checkTopicName } from '../../lib/iot/topics';
 import { PublishError } from '../../lib/iot/connection';
 import type { BrokerNode } from '../aliyun-iot-broker/aliyun-iot-broker';
-import type { Credentials } from '../../lib/credentials';
+import type { AliyunCredentialsNode } from '../aliyun-credentials/aliyun-credentials';
 
 const TYPE = 'aliyun-iot-device-out';
 
@@ -25,11 +25,7 @@ interface DeviceOutConfig {
 
 type Def = NodeDef & DeviceOutConfig;
 
-interface CredentialsNode extends Node {
-  getCredentials(): Promise<Credentials>;
-  register?(user: { id: string; status: Node['status'] }): void;
-  deregister?(user: { id: string; status: Node['status'] }): void;
-}
+type CredentialsNode = AliyunCredentialsNode;
 
 interface OutMsg extends NodeMessageInFlow {
   productKey?: unknown;

@@ -10,8 +10,8 @@
 // within the processing timeout (a node that never calls done) is left for redelivery too.
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
 import { MnsClient, MnsError, type ReceivedMessage } from '../../lib/mns';
-import type { Credentials } from '../../lib/credentials/types';
 import { decodeBody, mnsInfo, normaliseQueueIn, type NormalisedQueueIn, type QueueInConfig } from './queue-in-io';
+import type { AliyunCredentialsNode } from '../aliyun-credentials/aliyun-credentials';
 
 const TYPE = 'aliyun-mns-queue-in';
 const STATUS_INTERVAL_MS = 250;
@@ -20,11 +20,7 @@ const CLOSE_GRACE_MS = 3000;
 
 type QueueInDef = NodeDef & QueueInConfig;
 
-interface CredentialsConfigNode {
-  getCredentials(): Promise<Credentials>;
-  register?(user: Node, onChange?: (s: { ok: boolean; text?: string }) => void): void;
-  deregister?(user: Node): void;
-}
+type CredentialsConfigNode = AliyunCredentialsNode;
 
 interface Tracked {
   message: ReceivedMessage;

@@ -3,8 +3,8 @@
 // Catch nodes. Every message ends on one of the two outputs — or, when Node-RED itself is stopping, in the log.
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
 import { MnsClient, MnsError, Publisher, type PublisherState } from '../../lib/mns';
-import type { Credentials } from '../../lib/credentials/types';
 import { TOPIC_NAME, bodyFor, errorRecord, normaliseTopicOut, type MsgIot, type NormalisedTopicOut, type TopicOutConfig } from './topic-out-io';
+import type { AliyunCredentialsNode } from '../aliyun-credentials/aliyun-credentials';
 
 const TYPE = 'aliyun-mns-topic-out';
 const STATUS_INTERVAL_MS = 250;
@@ -21,12 +21,7 @@ interface TopicOutMsg extends NodeMessageInFlow {
   error?: unknown;
 }
 
-/** The part of the aliyun-credentials config node this node uses. */
-interface CredentialsConfigNode {
-  getCredentials(): Promise<Credentials>;
-  register?(user: Node, onChange?: (s: { ok: boolean; text?: string }) => void): void;
-  deregister?(user: Node): void;
-}
+type CredentialsConfigNode = AliyunCredentialsNode;
 
 /** The type of the last flows stop: 'full' means every node (or Node-RED itself) is stopping. */
 let lastStopType: string | undefined;

@@ -30,41 +30,7 @@ function withCatalog(fn: (RED: NodeAPI) => void): (RED: NodeAPI) => void {
 
 export const iotNodes = [withCatalog(brokerModule), withCatalog(deviceInModule), withCatalog(deviceOutModule)];
 
-export interface StatusArg {
-  fill?: string;
-  shape?: string;
-  text?: string;
-}
-
-type Spied = Node & { on(event: string, fn: (...args: unknown[]) => void): Node; off?(event: string, fn: (...args: unknown[]) => void): Node };
-
-/** Resolves with the first status (already shown or coming) that satisfies the test. */
-export function waitStatus(node: Node, test: (s: StatusArg) => boolean, timeoutMs = 20_000): Promise<StatusArg> {
-  const calls = (): Array<{ args: unknown[] }> =>
-    ((node.status as unknown as { getCalls?: () => Array<{ args: unknown[]; thisValue: unknown }> }).getCalls?.() ?? []).filter((c) => c.thisValue === node);
-  const spy = calls();
-  for (const call of spy) {
-    const s = call.args[0] as StatusArg;
-    if (s && test(s)) return Promise.resolve(s);
-  }
-  return new Promise((resolve, reject) => {
-    const n = node as Spied;
-    const timer = setTimeout(() => {
-      n.removeListener('call:status', on);
-      const seen = calls().map((c) => JSON.stringify(c.args[0])).join(', ');
-      reject(new Error(`status not reached within ${timeoutMs} ms; seen: ${seen}`));
-    }, timeoutMs);
-    const on = (call: unknown): void => {
-      const s = (call as { args: unknown[] }).args[0] as StatusArg;
-      if (s && test(s)) {
-        clearTimeout(timer);
-        n.removeListener('call:status', on);
-        resolve(s);
-      }
-    };
-    n.on('call:status', on);
-  });
-}
+export { waitForStatus as waitStatus, type StatusArg } from '../support/status';
 
 /** Collects the messages a helper node receives. */
 export function collect<T = Record<string, unknown>>(node: Node): { messages: T[]; next(count?: number, timeoutMs?: number): Promise<T[]> } {

@@ -45,31 +45,7 @@ export function credentialsConfig(): { id: string; type: string; z: string; name
 }
 export const credentialsSecrets = { [CREDS_ID]: { ...AK } };
 
-export interface StatusArg {
-  fill?: string;
-  shape?: string;
-  text?: string;
-}
-
-export function statusCalls(node: Node): StatusArg[] {
-  const spy = node.status as unknown as { args: unknown[][] };
-  return spy.args.map((a) => a[0] as StatusArg);
-}
-
-export function waitForStatus(node: Node, pred: (s: StatusArg) => boolean): Promise<StatusArg> {
-  const seen = statusCalls(node).find(pred);
-  if (seen) return Promise.resolve(seen);
-  return new Promise((resolve) => {
-    const listener = (call: { args: unknown[] }): void => {
-      const s = call.args[0] as StatusArg;
-      if (pred(s)) {
-        (node as unknown as NodeJS.EventEmitter).removeListener('call:status', listener);
-        resolve(s);
-      }
-    };
-    (node as unknown as NodeJS.EventEmitter).on('call:status', listener);
-  });
-}
+export { statusCalls, waitForStatus, type StatusArg } from '../../support/status';
 
 /** Collects messages arriving at a helper node; `until(n)` resolves once n have arrived. */
 export class Collector<T = Record<string, unknown>> {

@@ -23,33 +23,7 @@ export function sqlRuleWithCatalog(RED: NodeAPI): void {
   sqlRuleNode(RED);
 }
 
-export interface StatusArg {
-  fill?: string;
-  shape?: string;
-  text?: string;
-}
-
-/** The status calls the helper recorded on a node (its status method is a sinon spy). */
-export function statusCalls(node: Node): StatusArg[] {
-  const spy = node.status as unknown as { args: unknown[][] };
-  return spy.args.map((a) => a[0] as StatusArg);
-}
-
-/** Resolve with the first status (already set, or coming) that satisfies `pred`. */
-export function waitForStatus(node: Node, pred: (s: StatusArg) => boolean): Promise<StatusArg> {
-  const seen = statusCalls(node).find(pred);
-  if (seen) return Promise.resolve(seen);
-  return new Promise((resolve) => {
-    const listener = (call: { args: unknown[] }): void => {
-      const s = call.args[0] as StatusArg;
-      if (pred(s)) {
-        (node as unknown as NodeJS.EventEmitter).removeListener('call:status', listener);
-        resolve(s);
-      }
-    };
-    (node as unknown as NodeJS.EventEmitter).on('call:status', listener);
-  });
-}
+export { statusCalls, waitForStatus, type StatusArg } from '../../support/status';
 
 /** Collect `count` messages arriving at a helper node. */
 export function collect<T = Record<string, unknown>>(node: Node, count: number): Promise<T[]> {

@@ -1,17 +1,15 @@
 // The `aliyun-mns-queue-in` node: long-polls an MNS queue and emits each message; deletes it only after the
 // flow has finished with it, so a failure lets MNS deliver it again (at-least-once).
 //
-// "Finished" (delete mode "after Complete") is tracked with Node-RED's message hooks (RED.hooks, Node-RED ≥ 2):
-// every delivery of a copy of the message (preDeliver) and every direct receive without a delivery (onReceive,
-// e.g. link nodes) counts +1, every completion (onComplete, i.e. a node called done()) counts −1; a node whose
-// handler takes no `done` counts −1 once its handler has run (postReceive). At zero the
-// message is deleted — unless some node completed it with an error (done(err)), in which case it is left in the
-// queue and becomes visible again after the queue's visibility timeout. A message whose count does not reach zero
-// within the processing timeout (a node that never calls done) is left for redelivery too.
+// "Finished" (delete mode "after Complete") is told by the shared completion tracker (../shared/completion.ts,
+// Node-RED's message hooks): when every copy of the message has been completed without an error, the message is
+// deleted; when some node completed it with done(err), or it did not finish within the processing timeout, it is
+// left in the queue and becomes visible again after the queue's visibility timeout.
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
 import { MnsClient, MnsError, type ReceivedMessage } from '../../lib/mns';
 import { decodeBody, mnsInfo, normaliseQueueIn, type NormalisedQueueIn, type QueueInConfig } from './queue-in-io';
 import type { AliyunCredentialsNode } from '../aliyun-credentials/aliyun-credentials';
+import { CompletionTracker, hasCompletionHooks } from '../shared/completion';
 
 const TYPE = 'aliyun-mns-queue-in';
 const STATUS_INTERVAL_MS = 250;
@@ -22,29 +20,8 @@ type QueueInDef = NodeDef & QueueInConfig;
 
 type CredentialsConfigNode = AliyunCredentialsNode;
 
-interface Tracked {
-  message: ReceivedMessage;
-  pending: number;
-  /** Deliveries announced by preDeliver and not yet received, per destination node. */
-  announced: Map<string, number>;
-  failed: boolean;
-  timer?: NodeJS.Timeout;
-}
-
-interface HookApi {
-  add(name: string, fn: (event: unknown) => void): void;
-  remove(name: string): void;
-}
-
-interface HookEvent {
-  msg?: { _msgid?: string };
-  destination?: { id?: string; node?: { _expectedDoneCount?: number } };
-  error?: unknown;
-}
-
 export default function (RED: NodeAPI): void {
   const t = (key: string, subs?: Record<string, string | number>): string => RED._(`${TYPE}.${key}`, subs);
-  const hooks = (RED as unknown as { hooks?: HookApi }).hooks;
 
   function QueueInNode(this: Node, def: QueueInDef): void {
     RED.nodes.createNode(this, def);
@@ -57,7 +34,7 @@ export default function (RED: NodeAPI): void {
       const found = def.aliyunCredentials ? (RED.nodes.getNode(def.aliyunCredentials) as unknown as CredentialsConfigNode | null) : null;
       if (!found || typeof found.getCredentials !== 'function') throw new Error(t('errors.no-credentials'));
       credsNode = found;
-      if (cfg.ackMode === 'complete' && !hooks) throw new Error(t('errors.no-hooks'));
+      if (cfg.ackMode === 'complete' && !hasCompletionHooks(RED)) throw new Error(t('errors.no-hooks'));
     } catch (err) {
       node.status({ fill: 'red', shape: 'ring', text: t('status.invalid-config') });
       node.error(t('errors.invalid-config', { message: (err as Error).message }));
@@ -72,7 +49,9 @@ export default function (RED: NodeAPI): void {
     const pollClient = new MnsClient(clientOptions);
     const ackClient = new MnsClient(clientOptions);
 
-    const tracked = new Map<string, Tracked>();
+    // Messages sent and not yet finished by the flow, by _msgid: what to delete once they are.
+    const tracked = new Map<string, ReceivedMessage>();
+    const tracker = config.ackMode === 'complete' ? new CompletionTracker(RED) : undefined;
     const counts = { received: 0, deleted: 0, redelivery: 0 };
     let running = true;
     let lastError: MnsError | undefined;
@@ -151,12 +130,11 @@ export default function (RED: NodeAPI): void {
     };
 
     const finish = (id: string, deleteIt: boolean, why?: string): void => {
-      const tr = tracked.get(id);
-      if (!tr) return;
+      const message = tracked.get(id);
+      if (!message) return;
       tracked.delete(id);
-      if (tr.timer) clearTimeout(tr.timer);
       if (deleteIt) {
-        toDelete.push(tr.message.receiptHandle);
+        toDelete.push(message.receiptHandle);
         queueMicrotask(() => void flushDeletes());
       } else {
         counts.redelivery++;
@@ -165,52 +143,6 @@ export default function (RED: NodeAPI): void {
       wakeSlot?.();
       changed();
     };
-
-    // ---- Complete tracking through the message hooks
-    const label = `mnsQueueIn${node.id.replace(/[^A-Za-z0-9]/g, '')}`;
-    if (config.ackMode === 'complete' && hooks) {
-      hooks.add(`preDeliver.${label}`, (ev: unknown) => {
-        const e = ev as HookEvent;
-        const tr = e.msg?._msgid ? tracked.get(e.msg._msgid) : undefined;
-        if (!tr) return;
-        tr.pending++;
-        const dest = e.destination?.id ?? '';
-        tr.announced.set(dest, (tr.announced.get(dest) ?? 0) + 1);
-      });
-      hooks.add(`onReceive.${label}`, (ev: unknown) => {
-        const e = ev as HookEvent;
-        const tr = e.msg?._msgid ? tracked.get(e.msg._msgid) : undefined;
-        if (!tr) return;
-        const dest = e.destination?.id ?? '';
-        const n = tr.announced.get(dest) ?? 0;
-        if (n > 0) tr.announced.set(dest, n - 1);
-        else tr.pending++; // received without a routed delivery (link in, direct receive)
-      });
-      // Nodes whose input handlers do not take `done` (written before Node-RED 1.0, or none at all) never
-      // complete a message; they count as done once their handler has run (postReceive), so that what they
-      // sent synchronously is already counted.
-      hooks.add(`postReceive.${label}`, (ev: unknown) => {
-        const e = ev as HookEvent;
-        const id = e.msg?._msgid;
-        const tr = id ? tracked.get(id) : undefined;
-        if (!tr || !id) return;
-        if ((e.destination?.node?._expectedDoneCount ?? 1) > 0) return;
-        tr.pending--;
-        if (tr.pending <= 0) finish(id, !tr.failed);
-      });
-      hooks.add(`onComplete.${label}`, (ev: unknown) => {
-        const e = ev as HookEvent;
-        const id = e.msg?._msgid;
-        const tr = id ? tracked.get(id) : undefined;
-        if (!tr || !id) return;
-        if (e.error) tr.failed = true;
-        tr.pending--;
-        if (tr.pending <= 0) {
-          if (tr.failed) finish(id, false);
-          else finish(id, true);
-        }
-      });
-    }
 
     const emit = (m: ReceivedMessage): void => {
       counts.received++;
@@ -237,12 +169,14 @@ export default function (RED: NodeAPI): void {
         queueMicrotask(() => void flushDeletes());
         return;
       }
-      const tr: Tracked = { message: m, pending: 0, announced: new Map(), failed: false };
-      tracked.set(msg._msgid, tr);
-      tr.timer = setTimeout(() => finish(msg._msgid, false, t('errors.ack-timeout', { messageId: m.messageId, seconds: config.ackTimeoutMs / 1000 })), config.ackTimeoutMs);
+      const id = msg._msgid;
+      tracked.set(id, m);
+      tracker?.track(id, config.ackTimeoutMs, (how) => {
+        if (how === 'timeout') finish(id, false, t('errors.ack-timeout', { messageId: m.messageId, seconds: config.ackTimeoutMs / 1000 }));
+        else finish(id, how === 'ok');
+      });
       node.send(msg);
-      // No wires, or every node finished synchronously: nothing is pending any more.
-      if (tracked.get(msg._msgid)?.pending === 0) finish(msg._msgid, !tr.failed);
+      tracker?.sent(id);
     };
 
     // ---- the poll loop
@@ -312,14 +246,8 @@ export default function (RED: NodeAPI): void {
       statusTimer = undefined;
       creds.deregister?.(node);
       const end = (): void => {
-        for (const id of [...tracked.keys()]) {
-          const tr = tracked.get(id);
-          if (tr?.timer) clearTimeout(tr.timer);
-        }
+        tracker?.close();
         tracked.clear();
-        if (hooks && config.ackMode === 'complete') {
-          for (const h of ['preDeliver', 'onReceive', 'postReceive', 'onComplete']) hooks.remove(`${h}.${label}`);
-        }
         ackClient.close();
         done();
       };

@@ -19,7 +19,7 @@ import {
 import { demoDevices } from '../../emulators/cli';
 import { connectComms, debugValue, type Comms } from '../../demo/comms';
 import { exampleNames, localizeExample, readExample, splitCredentials, FULL_PATH_EXAMPLE, DOWNLINK_EXAMPLE, type FlowObject } from '../../demo/flow';
-import { startNodeRed, type RedProcess } from '../support/red-process';
+import { runtimeUnderTest, startNodeRed, type RedProcess } from '../support/red-process';
 
 type Simulator = Awaited<ReturnType<typeof startSimulator>>;
 const PK = DEMO_PRODUCT_KEY;
@@ -84,6 +84,7 @@ describe('end to end: every example in a packed install of Node-RED', function (
 
   before(async function () {
     this.timeout(180_000);
+    console.log(`      runtime: ${runtimeUnderTest()}`);
     const base = defaultConfig();
     // A short visibility timeout, so that messages Node-RED had taken but not finished when it stopped come back soon.
     const mns = base.mns as MnsConfig;

@@ -14,7 +14,7 @@
 //
 // Waiting is event-driven: every wait is on a line of the process's output (or its exit), with a deadline that
 // fails with the captured log. stop() ends the whole process group and waits for it to exit.
-import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { spawn, execFile, execFileSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
@@ -27,7 +27,19 @@ const PKG = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'package.json'), 'ut
   'node-red': { nodes: Record<string, string> };
 };
 export const PACKAGE_NAME = PKG.name;
-const RED_JS = path.join(REPO_ROOT, 'node_modules', 'node-red', 'red.js');
+// The runtime under test: by default the node-red devDependency on the Node that runs the tests. The compatibility
+// runs of .ci/run point these at another install: TEST_NODE_RED_DIR = a node-red package folder (e.g. node-red 3.1 or
+// 5.x), TEST_NODE_BIN = a node binary (e.g. Node 22, which node-red 5 needs).
+const RED_DIR = process.env.TEST_NODE_RED_DIR ? path.resolve(process.env.TEST_NODE_RED_DIR) : path.join(REPO_ROOT, 'node_modules', 'node-red');
+const RED_JS = path.join(RED_DIR, 'red.js');
+const NODE_BIN = process.env.TEST_NODE_BIN ? path.resolve(process.env.TEST_NODE_BIN) : process.execPath;
+
+/** The node-red version and Node binary the processes run, e.g. "node-red 4.1.15 on Node v20.20.2" (printed by the suites). */
+export function runtimeUnderTest(): string {
+  const version = (JSON.parse(fs.readFileSync(path.join(RED_DIR, 'package.json'), 'utf8')) as { version: string }).version;
+  const nodeVersion = NODE_BIN === process.execPath ? process.version : execFileSync(NODE_BIN, ['-v'], { encoding: 'utf8' }).trim();
+  return `node-red ${version} on Node ${nodeVersion}`;
+}
 
 export type InstallMode = 'pack' | 'link';
 
@@ -230,7 +242,8 @@ interface LogWaiter {
 }
 
 export async function startNodeRed(options: StartOptions): Promise<RedProcess> {
-  if (!fs.existsSync(RED_JS)) throw new Error(`node-red is not installed at ${RED_JS} (it is a devDependency: run npm ci)`);
+  if (!fs.existsSync(RED_JS)) throw new Error(`node-red is not installed at ${RED_JS} (it is a devDependency: run npm ci; or fix TEST_NODE_RED_DIR)`);
+  if (!fs.existsSync(NODE_BIN)) throw new Error(`TEST_NODE_BIN ${NODE_BIN} does not exist`);
   const timeoutMs = options.timeoutMs ?? 60_000;
   const userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'aliyun-iot-mns-red-'));
   fs.writeFileSync(path.join(userDir, 'package.json'), JSON.stringify({ name: 'node-red-user-dir', private: true, description: 'test user directory' }, null, 2));
@@ -320,7 +333,7 @@ export async function startNodeRed(options: StartOptions): Promise<RedProcess> {
   const launch = async () => {
     writeSettings();
     const since = logText.length;
-    const proc = spawn(process.execPath, [RED_JS, '-u', userDir, '-s', settingsFile], {
+    const proc = spawn(NODE_BIN, [RED_JS, '-u', userDir, '-s', settingsFile], {
       cwd: userDir,
       detached: true, // its own process group, so stop() reaches anything it starts
       stdio: ['ignore', 'pipe', 'pipe'],

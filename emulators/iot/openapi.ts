@@ -1,5 +1,5 @@
-// The local IoT OpenAPI: the RPC action `Pub` (version 2018-01-20) over plain HTTP, signature V1 checked with our
-// own code against the AccountBook, publishing the Base64-decoded body into the local broker.
+// The local IoT OpenAPI: the RPC action `Pub` (version 2018-01-20) over plain HTTP, signature V1 or V3
+// (ACS3-HMAC-SHA256, what @alicloud/iot20180120 sends by default) checked with our own code against the AccountBook, publishing the Base64-decoded body into the local broker.
 // Unsigned inspection and fault-injection paths live under /__emulator/.
 //
 // Error codes: POP-gateway failures (signature, key, token, timestamp, nonce, missing parameters, throttling, 5xx)
@@ -12,6 +12,7 @@ import { randomInt, randomUUID } from 'node:crypto';
 import type { AccountBook } from '../accounts';
 import { definedOnly, type IotBroker } from './broker';
 import { rpcSignature, rpcStringToSign, sameSignature } from './rpc';
+import { checkV3, isV3Request, PopV3Error, type V3Checked } from '../pop-v3';
 
 export interface OpenApiFaults {
   /** Delay before every answer, in ms. */
@@ -153,13 +154,23 @@ export class IotOpenApi {
     }
     try {
       if (body === undefined) throw new PopError(400, 'InvalidParameter', 'The request body is larger than 1 MB.');
-      const params = collectParams(url, req, body);
-      const accountId = this.verify(req.method ?? 'GET', params);
+      let params: Record<string, string>;
+      let accountId: string;
+      if (isV3Request(req.headers)) {
+        const v3 = checkV3({ method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers, body }, this.opts.timestampSkewMs);
+        params = Object.fromEntries(v3.params);
+        params.AccessKeyId = v3.accessKeyId;
+        accountId = this.verifyV3(v3);
+      } else {
+        params = collectParams(url, req, body);
+        accountId = this.verify(req.method ?? 'GET', params);
+      }
       this.throttle(accountId);
       const result = await this.pub(params);
       sendJson(res, 200, { RequestId: requestId(), Success: true, MessageId: result });
     } catch (err) {
       if (err instanceof PopError) this.popError(res, err);
+      else if (err instanceof PopV3Error) this.popError(res, new PopError(err.status, err.code, err.message));
       else if (err instanceof IotError) sendJson(res, 200, { RequestId: requestId(), Success: false, Code: err.code, ErrorMessage: err.message });
       else throw err;
     }
@@ -179,32 +190,52 @@ export class IotOpenApi {
     if (Math.abs(Date.parse(params.Timestamp) - Date.now()) > this.opts.timestampSkewMs) {
       throw new PopError(400, 'InvalidTimeStamp.Expired', `Specified time stamp or date value ${params.Timestamp} is expired.`);
     }
-    const found = this.opts.accounts.resolve(params.AccessKeyId);
+    const found = this.caller(params.AccessKeyId, params.SecurityToken);
+    const stringToSign = rpcStringToSign(method, params);
+    if (!sameSignature(rpcSignature(found.accessKeySecret, stringToSign), params.Signature)) {
+      throw new PopError(400, 'SignatureDoesNotMatch', `Specified signature is not matched with our calculation. server string to sign is:${stringToSign}`);
+    }
+    this.useNonce(params.SignatureNonce);
+    return this.checkAction(params.Version, params.Action, found.accountId);
+  }
+
+  /** V3: header form, date and body hash were checked by checkV3; here the caller, token, signature, nonce, action. */
+  private verifyV3(v3: V3Checked): string {
+    const found = this.caller(v3.accessKeyId, v3.securityToken);
+    v3.verify(found.accessKeySecret);
+    this.useNonce(v3.nonce);
+    return this.checkAction(v3.version, v3.action, found.accountId);
+  }
+
+  private caller(accessKeyId: string, token: string | undefined): { accessKeySecret: string; accountId: string } {
+    const found = this.opts.accounts.resolve(accessKeyId);
     if (!found) throw new PopError(404, 'InvalidAccessKeyId.NotFound', 'Specified access key is not found.');
     if (found.kind === 'sts') {
-      const token = params.SecurityToken;
       if (!token) throw new PopError(400, 'MissingSecurityToken', 'SecurityToken is mandatory for this action.');
       if (!sameSignature(found.record.securityToken, token)) {
         throw new PopError(400, 'InvalidSecurityToken.MismatchWithAccessKey', 'The security token does not match the access key.');
       }
       if (found.record.expiresAt <= Date.now()) throw new PopError(400, 'InvalidSecurityToken.Expired', 'Specified SecurityToken is expired.');
     }
-    const stringToSign = rpcStringToSign(method, params);
-    if (!sameSignature(rpcSignature(found.record.accessKeySecret, stringToSign), params.Signature)) {
-      throw new PopError(400, 'SignatureDoesNotMatch', `Specified signature is not matched with our calculation. server string to sign is:${stringToSign}`);
-    }
-    const seen = this.nonces.get(params.SignatureNonce);
+    return found.record;
+  }
+
+  private useNonce(nonce: string): void {
+    const seen = this.nonces.get(nonce);
     const now = Date.now();
     if (seen !== undefined && now - seen < this.opts.timestampSkewMs) {
       throw new PopError(400, 'SignatureNonceUsed', 'Specified signature nonce was used already.');
     }
-    this.nonces.set(params.SignatureNonce, now);
+    this.nonces.set(nonce, now);
     if (this.nonces.size > 10_000) {
-      for (const [nonce, at] of this.nonces) if (now - at >= this.opts.timestampSkewMs) this.nonces.delete(nonce);
+      for (const [n, at] of this.nonces) if (now - at >= this.opts.timestampSkewMs) this.nonces.delete(n);
     }
-    if (params.Version !== '2018-01-20') throw new PopError(400, 'InvalidVersion', `Specified parameter Version ${params.Version} is not valid.`);
-    if (params.Action !== 'Pub') throw new PopError(404, 'InvalidAction.NotFound', `Specified api ${params.Action} is not found, please check your url and method.`);
-    return found.record.accountId;
+  }
+
+  private checkAction(version: string | undefined, action: string | undefined, accountId: string): string {
+    if (version !== '2018-01-20') throw new PopError(400, 'InvalidVersion', `Specified parameter Version ${version} is not valid.`);
+    if (action !== 'Pub') throw new PopError(404, 'InvalidAction.NotFound', `Specified api ${action} is not found, please check your url and method.`);
+    return accountId;
   }
 
   private throttle(accountId: string): void {

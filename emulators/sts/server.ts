@@ -1,5 +1,5 @@
-// The local STS: AssumeRole and GetCallerIdentity over RPC (POP) signature V1, as the spec (§9) describes the
-// real service. Verifies signatures with its own code, validates parameters, checks a role registry, issues
+// The local STS: AssumeRole and GetCallerIdentity over RPC (POP) signature V1 (spec §9.3) and V3
+// (ACS3-HMAC-SHA256, §15.4, what @alicloud/sts20150401 sends by default), as the spec describes the real service. Verifies signatures with its own code, validates parameters, checks a role registry, issues
 // STS-shaped credentials into the AccountBook and answers errors the way STS does. Independent of lib/.
 import http from 'node:http';
 import https from 'node:https';
@@ -7,8 +7,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import type { AccountBook, AccessKeyRecord } from '../accounts';
+import type { AccountBook, AccessKeyRecord, ResolvedCredential } from '../accounts';
 import { serverStringToSign, expectedSignature, signaturesEqual } from './signature';
+import { checkV3, isV3Request, PopV3Error, type V3Checked } from '../pop-v3';
 
 export interface StsRole {
   /** acs:ram::<accountId>:role/<name> */
@@ -174,12 +175,12 @@ export class LocalSts {
       let body: string;
       let contentType = 'application/json;charset=utf-8';
       try {
-        const params = this.parse(req, Buffer.concat(chunks));
-        entry.action = params.get('Action');
-        entry.accessKeyId = params.get('AccessKeyId');
+        const { params, v3 } = this.parse(req, Buffer.concat(chunks));
+        entry.action = v3 ? v3.action : params.get('Action');
+        entry.accessKeyId = v3 ? v3.accessKeyId : params.get('AccessKeyId');
         entry.roleArn = params.get('RoleArn');
         entry.roleSessionName = params.get('RoleSessionName');
-        body = JSON.stringify({ RequestId: requestId, ...this.dispatch(req.method ?? 'GET', params) });
+        body = JSON.stringify({ RequestId: requestId, ...this.dispatch(req.method ?? 'GET', params, v3) });
       } catch (e) {
         const f = e instanceof StsFault ? e : new StsFault(500, 'InternalError', 'The request processing has failed due to some unknown error.');
         status = f.status;
@@ -243,8 +244,17 @@ export class LocalSts {
     }
   }
 
-  private parse(req: http.IncomingMessage, raw: Buffer): Map<string, string> {
+  private parse(req: http.IncomingMessage, raw: Buffer): { params: Map<string, string>; v3?: V3Checked } {
     if (req.method !== 'GET' && req.method !== 'POST') throw new StsFault(405, 'UnsupportedHTTPMethod', `HTTP method ${req.method} is not supported; use GET or POST.`);
+    if (isV3Request(req.headers)) {
+      try {
+        const v3 = checkV3({ method: req.method, url: req.url ?? '/', headers: req.headers, body: raw }, this.options.timestampSkewMs ?? 15 * 60_000);
+        return { params: v3.params, v3 };
+      } catch (e) {
+        if (e instanceof PopV3Error) throw new StsFault(e.status, e.code, e.message);
+        throw e;
+      }
+    }
     const params = new Map<string, string>();
     const q = new URL(req.url ?? '/', 'http://local').searchParams;
     for (const [k, v] of q) params.set(k, v);
@@ -253,7 +263,7 @@ export class LocalSts {
       if (!ct.startsWith('application/x-www-form-urlencoded')) throw new StsFault(400, 'InvalidParameter', `Content-Type "${ct}" is not supported; send application/x-www-form-urlencoded.`);
       for (const [k, v] of new URLSearchParams(raw.toString('utf8'))) params.set(k, v);
     }
-    return params;
+    return { params };
   }
 
   private consume(kind: 'fail' | 'throttle'): boolean {
@@ -265,23 +275,24 @@ export class LocalSts {
     return true;
   }
 
-  private dispatch(method: string, params: Map<string, string>): Record<string, unknown> {
+  private dispatch(method: string, params: Map<string, string>, v3?: V3Checked): Record<string, unknown> {
     if (this.consume('fail')) {
       const status = this.faults.fail?.status ?? 503;
       const code = this.faults.fail?.code ?? (status === 503 ? 'ServiceUnavailable' : 'InternalError');
       throw new StsFault(status, code, status === 503 ? 'The request has failed due to a temporary failure of the server.' : 'The request processing has failed due to some unknown error.');
     }
-    const caller = this.authenticate(method, params);
+    const caller = v3 ? this.authenticateV3(v3) : this.authenticate(method, params);
     if (this.consume('throttle')) throw new StsFault(400, 'Throttling.User', 'Request was denied due to user flow control.');
-    const version = params.get('Version');
+    const version = v3 ? v3.version : params.get('Version');
     if (version !== VERSION) throw new StsFault(400, 'InvalidVersion', `Specified parameter Version is not valid: ${version}`);
-    switch (params.get('Action')) {
+    const action = v3 ? v3.action : params.get('Action');
+    switch (action) {
       case 'AssumeRole':
         return this.assumeRole(caller, params);
       case 'GetCallerIdentity':
         return this.callerIdentity(caller);
       default:
-        throw new StsFault(404, 'InvalidAction.NotFound', `Specified api is not found, please check your url and method. Action: ${params.get('Action')}`);
+        throw new StsFault(404, 'InvalidAction.NotFound', `Specified api is not found, please check your url and method. Action: ${action}`);
     }
   }
 
@@ -298,27 +309,46 @@ export class LocalSts {
     if (Math.abs(Date.now() - Date.parse(ts)) > (this.options.timestampSkewMs ?? 15 * 60_000)) {
       throw new StsFault(400, 'InvalidTimeStamp.Expired', 'Specified time stamp or date value is expired.');
     }
-    const accessKeyId = params.get('AccessKeyId') as string;
+    const { found, sts } = this.caller(params.get('AccessKeyId') as string, params.get('SecurityToken'));
+    const sts2sign = serverStringToSign(method, params);
+    if (!signaturesEqual(signature, expectedSignature(sts2sign, found.record.accessKeySecret))) {
+      throw new StsFault(400, 'SignatureDoesNotMatch', `Specified signature is not matched with our calculation. server string to sign is:${sts2sign}`);
+    }
+    this.useNonce(params.get('SignatureNonce') as string);
+    return { key: found.record, sts };
+  }
+
+  /** V3: the header checks ran in parse(); here the caller, its token, the signature and the nonce. */
+  private authenticateV3(v3: V3Checked): { key: AccessKeyRecord; sts?: { roleArn: string; roleSessionName: string } } {
+    const { found, sts } = this.caller(v3.accessKeyId, v3.securityToken);
+    try {
+      v3.verify(found.record.accessKeySecret);
+    } catch (e) {
+      if (e instanceof PopV3Error) throw new StsFault(e.status, e.code, e.message);
+      throw e;
+    }
+    this.useNonce(v3.nonce);
+    return { key: found.record, sts };
+  }
+
+  private caller(accessKeyId: string, token: string | undefined): { found: ResolvedCredential; sts?: { roleArn: string; roleSessionName: string } } {
     const found = this.accounts.resolve(accessKeyId);
     if (!found) throw new StsFault(404, 'InvalidAccessKeyId.NotFound', 'Specified access key is not found.');
     let sts: { roleArn: string; roleSessionName: string } | undefined;
     if (found.kind === 'sts') {
-      const token = params.get('SecurityToken');
       if (!token) throw new StsFault(400, 'MissingSecurityToken', 'The input parameter "SecurityToken" that is mandatory for processing this request is not supplied.');
       if (token !== found.record.securityToken) throw new StsFault(403, 'InvalidSecurityToken.Mismatch', 'Specified SecurityToken is not matched with the AccessKeyId.');
       if (Date.now() >= found.record.expiresAt) throw new StsFault(403, 'InvalidSecurityToken.Expired', 'Specified SecurityToken is expired.');
       sts = { roleArn: found.record.roleArn, roleSessionName: found.record.roleSessionName };
     }
-    const sts2sign = serverStringToSign(method, params);
-    if (!signaturesEqual(signature, expectedSignature(sts2sign, found.record.accessKeySecret))) {
-      throw new StsFault(400, 'SignatureDoesNotMatch', `Specified signature is not matched with our calculation. server string to sign is:${sts2sign}`);
-    }
-    const nonce = params.get('SignatureNonce') as string;
+    return { found, sts };
+  }
+
+  private useNonce(nonce: string): void {
     const now = Date.now();
     for (const [n, at] of this.nonces) if (now - at > 30 * 60_000) this.nonces.delete(n);
     if (this.nonces.has(nonce)) throw new StsFault(400, 'SignatureNonceUsed', 'Specified signature nonce was used already.');
     this.nonces.set(nonce, now);
-    return { key: found.record, sts };
   }
 
   private assumeRole(caller: { key: AccessKeyRecord; sts?: { roleArn: string } }, params: Map<string, string>): Record<string, unknown> {

@@ -162,6 +162,21 @@ describe('Test credentials: stored secrets stay with the deployed endpoint', fun
     assert.equal(attacker.got.length, before);
   });
 
+  it('a deployed endpoint written as ${VAR} is recognised as the deployed one when the editor sends it back as typed', async function () {
+    process.env.TEST_ENDPOINT_STS_URL = cloud.sts.url;
+    try {
+      await helper.setFlows(F([{ id: 'e1', type: 'aliyun-credentials', mode: 'ramRole', roleArn: DEMO_ROLE_ARN, region: 'cn-shanghai', stsEndpoint: '${TEST_ENDPOINT_STS_URL}' }]), 'full', { e1: stored });
+      const res = await post({ id: 'e1', mode: 'ramRole', accessKeyId: stored.accessKeyId, accessKeySecret: '__PWRD__', roleArn: DEMO_ROLE_ARN, region: 'cn-shanghai', stsEndpoint: '${TEST_ENDPOINT_STS_URL}' }).expect(200);
+      assert.equal(res.body.ok, true, res.text);
+      assert.equal(res.body.endpoint, cloud.sts.url);
+      const other = await post({ id: 'e1', mode: 'ramRole', accessKeyId: stored.accessKeyId, accessKeySecret: '__PWRD__', roleArn: DEMO_ROLE_ARN, region: 'cn-shanghai', stsEndpoint: '${OTHER_URL}' });
+      assert.equal(other.status, 400, other.text);
+      assert.equal(cloud.sts.requests('AssumeRole').length, 1);
+    } finally {
+      delete process.env.TEST_ENDPOINT_STS_URL;
+    }
+  });
+
   it("with its own key against the deployed endpoint the answer is STS's own, as before", async function () {
     const res = await post({ id: 'c1', mode: 'ramRole', ...OWN, roleArn: `acs:ram::${DEMO_ACCOUNT_ID}:role/absent`, stsEndpoint: cloud.sts.url }).expect(200);
     assert.deepEqual([res.body.ok, res.body.code], [false, 'EntityNotExist.Role']);

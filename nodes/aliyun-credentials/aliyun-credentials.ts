@@ -92,6 +92,7 @@ interface ResolvedInput {
 }
 
 const ENV_REF = /\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
+const ENV_REF_ONE = /\$\{[A-Za-z_][A-Za-z0-9_]*\}/;
 
 export default function (RED: NodeAPI): void {
   /** Where each running node sends its STS calls (env-substituted), for the Test endpoint's stored-secret rule. */
@@ -284,7 +285,9 @@ export default function (RED: NodeAPI): void {
     } else {
       const key = validateAccessKey(input.accessKeyId, input.accessKeySecret);
       source = new StaticAccessKeyProvider(key.accessKeyId, key.accessKeySecret);
-      sourceInfo = { accessKeyId: key.accessKeyId };
+      // A key ID read from ${VAR} is shown as typed: the answer never reveals an environment variable's value.
+      const typedId = secrets.accessKeyId ?? '';
+      sourceInfo = { accessKeyId: ENV_REF_ONE.test(typedId) ? typedId : key.accessKeyId };
     }
     if (input.role) {
       const role = validateRole(input.role);

@@ -172,8 +172,15 @@ describe('Test credentials: stored secrets stay with the deployed endpoint', fun
       const other = await post({ id: 'e1', mode: 'ramRole', accessKeyId: stored.accessKeyId, accessKeySecret: '__PWRD__', roleArn: DEMO_ROLE_ARN, region: 'cn-shanghai', stsEndpoint: '${OTHER_URL}' });
       assert.equal(other.status, 400, other.text);
       assert.equal(cloud.sts.requests('AssumeRole').length, 1);
+      // A key ID read from the environment is used, and shown back as typed, not as the variable's value.
+      process.env.TEST_ENDPOINT_KEY_ID = stored.accessKeyId;
+      const envId = await post({ id: 'e1', mode: 'ramRole', accessKeyId: '${TEST_ENDPOINT_KEY_ID}', accessKeySecret: '__PWRD__', roleArn: DEMO_ROLE_ARN, region: 'cn-shanghai', stsEndpoint: '${TEST_ENDPOINT_STS_URL}' }).expect(200);
+      assert.equal(envId.body.ok, true, envId.text);
+      assert.equal(envId.body.accessKeyId, '${TEST_ENDPOINT_KEY_ID}');
+      assert.ok(!envId.text.includes(stored.accessKeyId));
     } finally {
       delete process.env.TEST_ENDPOINT_STS_URL;
+      delete process.env.TEST_ENDPOINT_KEY_ID;
     }
   });
 

@@ -1,5 +1,6 @@
 // Checks of AssumeRole inputs, done before any request so users get a message that says what to fix.
 import { CredentialsConfigError } from './errors';
+import { redactUrl, refuseUserInfo } from '../url-safety';
 
 export const ROLE_ARN_RE = /^acs:ram::(\d+):role\/([A-Za-z0-9.@_\-/]+)$/;
 export const SESSION_NAME_RE = /^[A-Za-z0-9.@_-]{2,64}$/;
@@ -83,11 +84,12 @@ export function validateAccessKey(accessKeyId: string | undefined, accessKeySecr
 export function resolveStsEndpoint(endpoint: string | undefined, region: string | undefined): string {
   const e = (endpoint ?? '').trim();
   if (e) {
+    refuseUserInfo(e, 'the STS endpoint', 'STS calls are signed with the AccessKey above', (m) => new CredentialsConfigError('stsEndpoint', m));
     let u: URL;
     try {
       u = new URL(e);
     } catch {
-      throw new CredentialsConfigError('stsEndpoint', `STS endpoint "${e}" is not a URL; write it in full, e.g. https://sts.cn-shanghai.aliyuncs.com`);
+      throw new CredentialsConfigError('stsEndpoint', `STS endpoint "${redactUrl(e)}" is not a URL; write it in full, e.g. https://sts.cn-shanghai.aliyuncs.com`);
     }
     if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new CredentialsConfigError('stsEndpoint', 'STS endpoint must start with http:// or https://');
     return e.replace(/\/+$/, '');

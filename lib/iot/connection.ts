@@ -7,6 +7,7 @@ import { createSecureContext } from 'node:tls';
 import { connect, type IClientOptions, type IClientPublishOptions, type IPublishPacket, type MqttClient } from 'mqtt';
 import { checkKeepalive, DeviceConfigError, deviceEndpoint, isSignMethod, signDevice, type SignMethod } from './signing';
 import { checkTopicName, parseTopicFilter } from './topics';
+import { redactUrl, refuseUserInfo } from '../url-safety';
 
 export interface TlsOptions {
   /** PEM text of the CA(s) to trust; default the system store. */
@@ -216,11 +217,15 @@ export function resolveConnection(options: ConnectionOptions, now: number = Date
   // keep it (0xFFFFFFFF = never expires, the MQTT 3.1.1 behaviour; a broker may cap it).
   if (protocolVersion === 5 && !clean) base.properties = { sessionExpiryInterval: 0xffffffff };
   if (options.mode === 'mqtt') {
+    // The broker has its own username and password fields: user:password@ in the URL is refused before anything
+    // quotes the URL, and the URL is quoted only through redactUrl.
+    const text = String(options.url ?? '');
+    refuseUserInfo(text, 'the broker URL', 'put the username and password in their own fields', (m) => new ConnectionConfigError(m));
     let url: URL;
     try {
-      url = new URL(options.url);
+      url = new URL(text);
     } catch {
-      throw new ConnectionConfigError(`broker URL ${JSON.stringify(options.url ?? '')} is not a URL: use e.g. mqtt://host:1883 or mqtts://host:8883`);
+      throw new ConnectionConfigError(`broker URL ${JSON.stringify(redactUrl(text))} is not a URL: use e.g. mqtt://host:1883 or mqtts://host:8883`);
     }
     const scheme = url.protocol.replace(/:$/, '');
     if (!['mqtt', 'mqtts', 'ws', 'wss'].includes(scheme)) {

@@ -2,6 +2,7 @@
 // Facts: ../shared/spec/iot-device.md §4.5. Signing and transport come from lib/pop.
 import { callRpc, PopError, type RpcCredentials } from '../pop';
 import { checkTopicName } from './topics';
+import { redactUrl, refuseUserInfo } from '../url-safety';
 
 export const IOT_API_VERSION = '2018-01-20';
 
@@ -60,17 +61,18 @@ const HINTS: Record<string, string> = {
 /** The endpoint for a region (`cn-shanghai` → https://iot.cn-shanghai.aliyuncs.com), or a given http(s) URL. */
 export function iotEndpoint(regionOrUrl: string): string {
   const v = (regionOrUrl ?? '').trim();
+  refuseUserInfo(v, 'the IoT OpenAPI endpoint', 'Pub is signed with the AccessKey of the credentials node', (m) => new IotApiError({ code: 'InvalidEndpoint', message: m, retryable: false }));
   if (/^https?:\/\//i.test(v)) {
     try {
       return new URL(v).toString();
     } catch {
-      throw new IotApiError({ code: 'InvalidEndpoint', message: `endpoint "${v}" is not a URL`, retryable: false });
+      throw new IotApiError({ code: 'InvalidEndpoint', message: `endpoint "${redactUrl(v)}" is not a URL`, retryable: false });
     }
   }
   if (!/^[a-z]{2}-[a-z0-9-]+$/.test(v)) {
     throw new IotApiError({
       code: 'InvalidEndpoint',
-      message: `"${v}" is neither a region (e.g. cn-shanghai) nor an endpoint URL (https://iot.cn-shanghai.aliyuncs.com)`,
+      message: `"${redactUrl(v)}" is neither a region (e.g. cn-shanghai) nor an endpoint URL (https://iot.cn-shanghai.aliyuncs.com)`,
       retryable: false,
     });
   }

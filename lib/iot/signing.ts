@@ -2,6 +2,7 @@
 // pre-registration): the CONNECT clientId, username and password, and the broker endpoint.
 // Facts: ../shared/spec/iot-device.md §4.1 and §4.2 (worked vectors).
 import { createHmac } from 'node:crypto';
+import { redactUrl, refuseUserInfo } from '../url-safety';
 
 export type SignMethod = 'hmacsha256' | 'hmacsha1' | 'hmacmd5';
 /** 2 = TLS, 3 = plain TCP. */
@@ -155,12 +156,13 @@ export function deviceEndpoint(options: EndpointOptions): Endpoint {
   let pastedPort: number | undefined;
   const instanceHost = options.instanceHost?.trim();
   if (instanceHost) {
+    refuseUserInfo(instanceHost, 'the instance endpoint', 'the device logs in with its deviceSecret, not with a user name in the endpoint', (m) => new DeviceConfigError(m));
     const hostAndPort = instanceHost.replace(/^[a-z]+:\/\//i, '').replace(/\/.*$/, '');
     const portMatch = /:(\d+)$/.exec(hostAndPort);
     if (portMatch) pastedPort = Number(portMatch[1]);
     host = hostAndPort.replace(/:.*$/, '');
     if (!/^[A-Za-z0-9.-]+$/.test(host)) {
-      throw new DeviceConfigError(`instance endpoint ${JSON.stringify(options.instanceHost)} is not a host name`);
+      throw new DeviceConfigError(`instance endpoint ${JSON.stringify(redactUrl(instanceHost))} is not a host name`);
     }
   } else {
     const region = options.region?.trim();

@@ -1,4 +1,5 @@
 // MNS endpoints (spec §1.1): https://<accountId>.mns.<region>[-internal[-vpc]].aliyuncs.com, or a full custom URL.
+import { redactUrl, refuseUserInfo } from '../url-safety';
 
 export type MnsNetwork = 'public' | 'internal' | 'vpc';
 
@@ -15,15 +16,16 @@ export interface EndpointOptions {
 export function mnsEndpoint(o: EndpointOptions): string {
   if (o.endpoint !== undefined && o.endpoint.trim() !== '') {
     const text = o.endpoint.trim().replace(/\/+$/, '');
-    // Never quote credentials back: an endpoint pasted with user:password@ shows as ***@ in every error.
-    const shown = text.replace(/\/\/[^/]*@/, '//***@');
+    // Never quote credentials back: user:password@ is refused before anything else looks at the text, and the
+    // text is quoted only through redactUrl (a password may contain "/", which a simple mask misses).
+    refuseUserInfo(text, 'the MNS endpoint', 'MNS signs with the AccessKey of the credentials node', (m) => new Error(m));
+    const shown = redactUrl(text);
     let url: URL;
     try {
       url = new URL(text);
     } catch {
       throw new Error(`the MNS endpoint "${shown}" is not a URL; write it like https://1234567890123456.mns.cn-hangzhou.aliyuncs.com`);
     }
-    if (url.username || url.password) throw new Error('the MNS endpoint must not contain a user name or password');
     if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`the MNS endpoint must start with http:// or https://, got "${shown}"`);
     if (url.pathname !== '/' && url.pathname !== '') throw new Error(`the MNS endpoint must not contain a path ("${url.pathname}"); MNS paths start at the host`);
     if (url.search || url.hash) throw new Error('the MNS endpoint must not contain a query or fragment');

@@ -6,6 +6,7 @@ import https from 'node:https';
 import { randomUUID } from 'node:crypto';
 import { signRpc, stringToSign, percentEncode, type RpcParams } from './signature';
 import { PopError, isRetryable } from './errors';
+import { redactUrl, refuseUserInfo } from '../url-safety';
 
 export interface RpcCredentials {
   accessKeyId: string;
@@ -94,11 +95,12 @@ function scrub(text: string, secrets: (string | undefined)[]): string {
 }
 
 export async function callRpc<T = Record<string, unknown>>(req: RpcRequest): Promise<RpcResponse<T>> {
+  refuseUserInfo(String(req.endpoint ?? ''), 'the endpoint', 'requests are signed with the AccessKey instead', (m) => new PopError({ code: 'InvalidEndpoint', message: m, retryable: false }));
   let url: URL;
   try {
     url = new URL(req.endpoint);
   } catch {
-    throw new PopError({ code: 'InvalidEndpoint', message: `endpoint "${req.endpoint}" is not a URL; use e.g. https://sts.cn-shanghai.aliyuncs.com`, retryable: false });
+    throw new PopError({ code: 'InvalidEndpoint', message: `endpoint "${redactUrl(req.endpoint)}" is not a URL; use e.g. https://sts.cn-shanghai.aliyuncs.com`, retryable: false });
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw new PopError({ code: 'InvalidEndpoint', message: `endpoint must start with http:// or https:// (got "${url.protocol}")`, retryable: false });

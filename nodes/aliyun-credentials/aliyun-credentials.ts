@@ -23,11 +23,12 @@ import {
   type RefreshFailedEvent,
   type RoleOptions,
 } from '../../lib/credentials';
+import { planCredentialTest, describeForeignError, reduceForeignResult, type StoredNode } from '../../lib/credentials/test-request';
+import { jsonOnly } from '../../lib/admin-request';
+import { redactUrl } from '../../lib/url-safety';
 
 const TYPE = 'aliyun-credentials';
 const MODES: CredentialsMode[] = ['accessKey', 'ramRole', 'defaultChain'];
-/** Password placeholder the editor sends when the user did not retype the secret. */
-const PASSWORD_PLACEHOLDER = '__PWRD__';
 
 export interface AliyunCredentialsConfig {
   name?: string;
@@ -91,8 +92,11 @@ interface ResolvedInput {
 }
 
 const ENV_REF = /\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
+const ENV_REF_ONE = /\$\{[A-Za-z_][A-Za-z0-9_]*\}/;
 
 export default function (RED: NodeAPI): void {
+  /** Where each running node sends its STS calls (env-substituted), for the Test endpoint's stored-secret rule. */
+  const running = new Map<string, { node: Node; config: StoredNode['config'] }>();
   const util = RED.util as unknown as { getSetting?: (node: unknown, name: string) => string | undefined };
 
   /** `${VAR}` in a credential → its value (Node-RED substitutes only plain properties, never credentials). */
@@ -129,6 +133,7 @@ export default function (RED: NodeAPI): void {
 
   function AliyunCredentials(this: AliyunCredentialsNode, def: Def): void {
     RED.nodes.createNode(this, def);
+    running.set(this.id, { node: this, config: { mode: def.mode, region: def.region, stsEndpoint: def.stsEndpoint, rawStsEndpoint: rawStsEndpoint(this.id) } });
     // The closures below (provider events, admin-facing methods) run outside the constructor's `this`.
     // eslint-disable-next-line @typescript-eslint/no-this-alias
     const node = this;
@@ -206,6 +211,7 @@ export default function (RED: NodeAPI): void {
 
     node.on('close', (_removed: boolean, done: () => void) => {
       if (provider instanceof RefreshingCredentialProvider) provider.close();
+      if (running.get(node.id)?.node === node) running.delete(node.id);
       events.removeAllListeners();
       users.clear();
       done();
@@ -216,28 +222,49 @@ export default function (RED: NodeAPI): void {
     credentials: { accessKeyId: { type: 'text' }, accessKeySecret: { type: 'password' } },
   });
 
-  // "Test credentials" from the editor: form values, or the stored secret when the editor sends the placeholder.
-  RED.httpAdmin.post(`/${TYPE}/test`, RED.auth.needsPermission(`${TYPE}.write`), (req: Request, res: Response) => {
-    const body = (req.body ?? {}) as AliyunCredentialsConfig & AliyunCredentialsSecrets & { id?: string };
+  /** The stsEndpoint of the deployed flow configuration, as typed (it may be a ${VAR} the editor shows as such). */
+  function rawStsEndpoint(id: string): string | undefined {
+    let raw: string | undefined;
+    RED.nodes.eachNode((n: { id: string; stsEndpoint?: unknown }) => {
+      if (n.id === id && typeof n.stsEndpoint === 'string') raw = n.stsEndpoint;
+    });
+    return raw;
+  }
+
+  // "Test credentials" from the editor: JSON only (415 otherwise, so no cross-site form can post it). A secret the
+  // request does not bring itself (stored, ${VAR}, default chain) is only sent to the deployed node's endpoint: see
+  // lib/credentials/test-request.ts for the rules.
+  RED.httpAdmin.post(`/${TYPE}/test`, RED.auth.needsPermission(`${TYPE}.write`), jsonOnly, (req: Request, res: Response) => {
+    const raw: unknown = req.body;
+    const body = (raw && typeof raw === 'object' && !Array.isArray(raw) ? raw : {}) as Record<string, unknown>;
     const id = typeof body.id === 'string' ? body.id : '';
-    const stored = (id ? (RED.nodes.getCredentials(id) as AliyunCredentialsSecrets | undefined) : undefined) ?? {};
-    const secrets: AliyunCredentialsSecrets = {
-      accessKeyId: body.accessKeyId || stored.accessKeyId,
-      accessKeySecret: !body.accessKeySecret || body.accessKeySecret === PASSWORD_PLACEHOLDER ? stored.accessKeySecret : body.accessKeySecret,
-    };
-    const deployed = id ? (RED.nodes.getNode(id) ?? undefined) : undefined;
-    const hide = [secrets.accessKeySecret];
+    const mine = id ? running.get(id) : undefined;
+    const stored: StoredNode | undefined = mine
+      ? { config: mine.config, secrets: (RED.nodes.getCredentials(id) as AliyunCredentialsSecrets | undefined) ?? {} }
+      : undefined;
+    const plan = planCredentialTest(body, stored);
+    if (plan.refused) {
+      res.status(plan.refused.status).json({ ok: false, ...plan.refused });
+      return;
+    }
+    const hide = [plan.secrets.accessKeySecret, stored?.secrets.accessKeySecret];
     const reply = (result: Record<string, unknown>) => {
       let text = JSON.stringify(result);
       for (const s of hide) if (s && s.length >= 4) text = text.split(JSON.stringify(s).slice(1, -1)).join('***');
       res.type('application/json').send(text);
     };
-    runTest(body, secrets, id || 'editor-test', deployed).then(
+    const cfg: AliyunCredentialsConfig = { ...(body as AliyunCredentialsConfig), ...plan.fields, mode: plan.fields.mode as CredentialsMode | undefined };
+    runTest(cfg, plan.secrets, id || 'editor-test', mine?.node).then(
       (ok) => {
         hide.push(...ok.hide);
-        reply({ ok: true, ...ok.result });
+        const result = { ok: true, ...ok.result };
+        reply(plan.foreign ? reduceForeignResult(result) : result);
       },
       (err: unknown) => {
+        if (plan.foreign) {
+          reply({ ok: false, ...describeForeignError(err, String(cfg.stsEndpoint ?? '')) });
+          return;
+        }
         const e = err as { code?: string; message?: string; requestId?: string; field?: string };
         reply({ ok: false, code: e.code ?? 'Error', message: e.message ?? String(err), requestId: e.requestId, field: e.field });
       },
@@ -258,18 +285,20 @@ export default function (RED: NodeAPI): void {
     } else {
       const key = validateAccessKey(input.accessKeyId, input.accessKeySecret);
       source = new StaticAccessKeyProvider(key.accessKeyId, key.accessKeySecret);
-      sourceInfo = { accessKeyId: key.accessKeyId };
+      // A key ID read from ${VAR} is shown as typed: the answer never reveals an environment variable's value.
+      const typedId = secrets.accessKeyId ?? '';
+      sourceInfo = { accessKeyId: ENV_REF_ONE.test(typedId) ? typedId : key.accessKeyId };
     }
     if (input.role) {
       const role = validateRole(input.role);
       const r = await assumeRoleOnce(source, role);
       hide.push(r.credentials.accessKeySecret, r.credentials.securityToken);
-      return { result: { mode: input.mode, ...sourceInfo, verified: true, assumedRoleArn: r.assumedRoleArn, expiration: r.credentials.expiration.toISOString(), requestId: r.requestId, endpoint: role.endpoint }, hide };
+      return { result: { mode: input.mode, ...sourceInfo, verified: true, assumedRoleArn: r.assumedRoleArn, expiration: r.credentials.expiration.toISOString(), requestId: r.requestId, endpoint: redactUrl(role.endpoint) }, hide };
     }
     if (cfg.stsEndpoint) {
       const endpoint = resolveStsEndpoint(cfg.stsEndpoint, cfg.region);
       const who = await getCallerIdentity({ endpoint }, await source.getCredentials());
-      return { result: { mode: input.mode, ...sourceInfo, verified: true, identityArn: who.arn, accountId: who.accountId, requestId: who.requestId, endpoint }, hide };
+      return { result: { mode: input.mode, ...sourceInfo, verified: true, identityArn: who.arn, accountId: who.accountId, requestId: who.requestId, endpoint: redactUrl(endpoint) }, hide };
     }
     return { result: { mode: input.mode, ...sourceInfo, verified: false, note: RED._(`${TYPE}.test.not-verified`) }, hide };
   }

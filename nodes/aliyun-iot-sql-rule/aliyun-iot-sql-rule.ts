@@ -3,6 +3,7 @@
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
 import type { Request, Response } from 'express';
 import { compileRule } from '../../lib/sql';
+import { jsonOnly } from '../../lib/admin-request';
 import type { CompiledRule, RuleOutcome } from '../../lib/sql/types';
 import {
   createStatusThrottle,
@@ -131,7 +132,8 @@ export default function (RED: NodeAPI): void {
 
   RED.nodes.registerType(TYPE, SqlRuleNode);
 
-  RED.httpAdmin.post(`/${TYPE}/test`, RED.auth.needsPermission(`${TYPE}.write`), (req: Request, res: Response) => {
+  // JSON only (415 otherwise): a cross-site form POST must never reach the engine.
+  RED.httpAdmin.post(`/${TYPE}/test`, RED.auth.needsPermission(`${TYPE}.write`), jsonOnly, (req: Request, res: Response) => {
     handleTest(req, res).catch((err: unknown) => {
       // Never throw out of an admin route: answer with what went wrong.
       if (!res.headersSent) {

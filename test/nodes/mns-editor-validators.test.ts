@@ -22,11 +22,12 @@ function editorDefaults(type: string): Defaults {
   return defaults;
 }
 
-function agree(type: string, normalise: (c: Record<string, unknown>) => unknown, field: string, values: unknown[]): void {
+function agree(type: string, normalise: (c: Record<string, unknown>) => unknown, field: string, values: unknown[], extra: Record<string, unknown> = {}): void {
   const defaults = editorDefaults(type);
   const base: Record<string, unknown> = Object.fromEntries(Object.entries(defaults).map(([k, d]) => [k, d.value]));
   base.accountId = '1234567890123456';
   base.queue = 'device-messages';
+  Object.assign(base, extra);
   const validate = defaults[field]?.validate;
   assert.ok(validate, `${field} has a validator`);
   for (const value of values) {
@@ -59,6 +60,11 @@ describe('MNS editor validators agree with the runtime', function () {
   });
   it('topic out: retry pauses', function () {
     agree('aliyun-mns-topic-out', topicOut, 'retryDelays', ['', '1, 3, 10', '0.5', '3600', '3601', '5000, 1']);
+  });
+  it('both: a custom endpoint with user:password@ is marked invalid, as the runtime refuses it', function () {
+    const endpoints = ['http://127.0.0.1:40123', 'https://1234567890123456.mns.cn-hangzhou.aliyuncs.com/', 'https://user:pass@mns.example.com', 'http://user:pa/ss@mns.example.com', 'http://user:p%40ss@h.example.com', 'http://@h.example.com'];
+    agree('aliyun-mns-queue-in', queueIn, 'endpoint', endpoints, { endpointType: 'custom' });
+    agree('aliyun-mns-topic-out', topicOut, 'endpoint', endpoints, { endpointType: 'custom' });
   });
   it('topic out: queue limit, concurrency, timeout', function () {
     agree('aliyun-mns-topic-out', topicOut, 'queueLimit', ['1', '1000000', '1000001', '0']);

@@ -32,7 +32,8 @@ function agree(type: string, normalise: (c: Record<string, unknown>) => unknown,
   assert.ok(validate, `${field} has a validator`);
   for (const value of values) {
     const cfg = { ...base, [field]: value };
-    const editorOk: boolean = Boolean(validate.call(cfg, value));
+    // Node-RED takes only `true` as valid: false, or a string (the reason, Node-RED 3+), marks the field.
+    const editorOk: boolean = validate.call(cfg, value) === true;
     let runtimeOk = true;
     try {
       normalise(cfg);

@@ -1,0 +1,72 @@
+// Bounds of the rule SQL engine, in one place (documented in README "Reliability" and the SQL rule node's help).
+// They keep every allocation the engine makes, at compile time (constant folding runs functions on literals) and
+// at run time, far below what V8 can hold, so that hostile SQL or payloads get a clear error instead of stopping the
+// process. Real rules stay orders of magnitude below each of them.
+
+/** Longest rule SQL accepted, in characters (Alibaba documents no limit; real rules are well under 10,000). */
+export const MAX_RULE_LENGTH = 64 * 1024;
+
+/**
+ * Longest text any function builds or takes as its text input (concat, replace, lower, upper, payload(),
+ * to_base64(*), to_hex(*), timestamp(fmt)), in characters: 4 MiB. to_base64(*) and to_hex(*) therefore take
+ * payloads up to 3 MiB and 2 MiB.
+ */
+export const MAX_TEXT_LENGTH = 4 * 1024 * 1024;
+
+/**
+ * Total text the functions may build while one message is evaluated (or while one rule's constants are folded),
+ * in characters: 32 MiB. Bounds rules that build many large values (e.g. 50 SELECT items of concat()).
+ */
+export const MAX_TEXT_PER_EVALUATION = 32 * 1024 * 1024;
+
+/** Longest date pattern timestamp(fmt) / timestamp_utc(fmt) takes, in characters. */
+export const MAX_DATE_PATTERN_LENGTH = 1024;
+
+/** Thrown by a function whose result would break a bound; becomes a SqlError (compile) or a dropped message (run). */
+export class LimitError extends Error {
+  /** The function that hit the bound, e.g. `replace`. */
+  readonly fn: string;
+  constructor(fn: string, message: string) {
+    super(message);
+    this.name = 'LimitError';
+    this.fn = fn;
+  }
+}
+
+/** `4194304` → `4,194,304` (the same in every locale). */
+export function count(n: number): string {
+  return String(Math.trunc(n)).replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+}
+
+let budget = MAX_TEXT_PER_EVALUATION;
+
+/** Start a new budget: before each evaluation and before compiling a rule. */
+export function resetTextBudget(): void {
+  budget = MAX_TEXT_PER_EVALUATION;
+}
+
+/**
+ * Claim `length` characters for the result of `fn` BEFORE building it; throws LimitError when the result would be
+ * longer than MAX_TEXT_LENGTH or the evaluation's budget would be exceeded.
+ */
+export function claimText(fn: string, length: number): void {
+  if (length > MAX_TEXT_LENGTH) {
+    throw new LimitError(fn, `${fn}() result would be ${count(length)} characters, more than the ${count(MAX_TEXT_LENGTH)} allowed`);
+  }
+  budget -= length;
+  if (budget < 0) {
+    throw new LimitError(fn, `${fn}(): the functions of this rule would build more than ${count(MAX_TEXT_PER_EVALUATION)} characters of text for one message`);
+  }
+}
+
+/** Refuse a text input longer than MAX_TEXT_LENGTH (checked before any work on it). */
+export function checkInput(fn: string, length: number, what = 'text'): void {
+  if (length > MAX_TEXT_LENGTH) {
+    throw new LimitError(fn, `${fn}() ${what} is ${count(length)} characters, more than the ${count(MAX_TEXT_LENGTH)} allowed`);
+  }
+}
+
+/** A value quoted in an error message, cut to a readable length. */
+export function clip(s: string, max = 40): string {
+  return s.length <= max ? s : `${s.slice(0, max)}… (${count(s.length)} characters)`;
+}

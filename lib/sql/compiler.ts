@@ -7,7 +7,7 @@ import { clip, LimitError, resetTextBudget } from './limits';
 import { parseSql } from './parser';
 import {
   type Compiled, constant, type Ctx, finite, type Fn, isPlainObject, now, raw, setKey, sqlCompare, sqlEquals,
-  toNum, UNSET, intern,
+  toNum, UNSET, intern, clearJsonTexts,
 } from './runtime';
 import { compileTopicFilter, TopicFilterError } from './topic';
 import { isRawAlink, parseTslPayload, type TslContext } from './tsl';
@@ -522,6 +522,7 @@ export function compileRule(sql: string, options: CompileOptions = {}): Compiled
     throw new RangeError(`Unknown timezone '${String(timezone)}' (use an IANA name such as Asia/Shanghai)`);
   }
   resetTextBudget();
+  clearJsonTexts();
   try {
     return compileStatement(sql, dataType, timezone, opts.strict === true);
   } catch (e) {
@@ -664,71 +665,78 @@ function compileStatement(sql: string, dataType: RuleDataType, timezone: string,
 
   function evaluate(message: RuleMessage): RuleResult {
     resetTextBudget();
+    clearJsonTexts();
     try {
-      if (typeof message !== 'object' || message === null) {
-        return { outcome: 'dropped', reason: 'The message must be an object with topic and payload' };
-      }
-      const topic = message.topic;
-      if (typeof topic !== 'string') return { outcome: 'no-match', reason: 'The message has no topic' };
-      if (!matchesTopic(topic)) return { outcome: 'no-match', reason: `Topic ${topic} does not match ${from.filter}` };
-      const c = ctx;
-      c.msg = message;
-      c.rawBytes = undefined;
-      c.nowMs = NaN;
-      c.tz = timezone;
-      const mtz = message.timezone;
-      if (mtz !== undefined && mtz !== null && mtz !== '') {
-        if (mtz !== lastTz) {
-          if (!isValidTimeZone(mtz)) return { outcome: 'dropped', reason: `Unknown timezone '${String(mtz)}' in the message` };
-          lastTz = mtz;
-        }
-        c.tz = mtz;
-      }
-      for (let i = 0; i < slotCount; i++) c.slots[i] = UNSET;
-
-      if (binary) {
-        c.payload = undefined;
-        if (message.payload === undefined || message.payload === null) {
-          return { outcome: 'dropped', reason: 'The message has no payload' };
-        }
-      } else {
-        let p = message.payload;
-        if (typeof p === 'string' || p instanceof Uint8Array) {
-          let text = typeof p === 'string' ? p : Buffer.from(p.buffer, p.byteOffset, p.byteLength).toString('utf8');
-          if (text.charCodeAt(0) === BOM) text = text.slice(1);
-          try {
-            p = JSON.parse(text);
-          } catch (e) {
-            return { outcome: 'dropped', reason: `Payload is not valid JSON (${(e as Error).message}); a JSON rule ignores it` };
-          }
-        } else if (p === undefined) {
-          return { outcome: 'dropped', reason: 'The message has no payload' };
-        }
-        if (typeof p !== 'object' || p === null || Array.isArray(p) || p instanceof Uint8Array) {
-          return { outcome: 'dropped', reason: `Payload is ${describeValue(p)}, not a JSON object; a JSON rule needs an object` };
-        }
-        if ((p as { method?: unknown }).method !== undefined && topic.startsWith('/sys/') && isRawAlink(p)) {
-          p = parseTslPayload(topic, p, tslContext(message, now(c)));
-        }
-        c.payload = p;
-      }
-
-      if (where) {
-        const w = where(c);
-        if (w !== true) {
-          return {
-            outcome: 'filtered',
-            reason: w === false ? 'WHERE condition is false'
-              : 'WHERE condition is not true (a value it needs is missing or has the wrong type)',
-          };
-        }
-      }
-      if (rawStar) return { outcome: 'output', output: raw(c) };
-      return { outcome: 'output', output: select(c) };
+      return evaluateMessage(message);
     } catch (e) {
       if (e instanceof LimitError) return { outcome: 'dropped', reason: `${e.message}; the message is dropped` };
       return { outcome: 'dropped', reason: `Rule evaluation failed: ${clip(String((e as Error)?.message ?? e), 200)}` };
+    } finally {
+      clearJsonTexts(); // keep no reference to the message's objects
     }
+  }
+
+  function evaluateMessage(message: RuleMessage): RuleResult {
+    if (typeof message !== 'object' || message === null) {
+      return { outcome: 'dropped', reason: 'The message must be an object with topic and payload' };
+    }
+    const topic = message.topic;
+    if (typeof topic !== 'string') return { outcome: 'no-match', reason: 'The message has no topic' };
+    if (!matchesTopic(topic)) return { outcome: 'no-match', reason: `Topic ${clip(topic, 200)} does not match ${clip(from.filter, 200)}` };
+    const c = ctx;
+    c.msg = message;
+    c.rawBytes = undefined;
+    c.nowMs = NaN;
+    c.tz = timezone;
+    const mtz = message.timezone;
+    if (mtz !== undefined && mtz !== null && mtz !== '') {
+      if (mtz !== lastTz) {
+        if (!isValidTimeZone(mtz)) return { outcome: 'dropped', reason: `Unknown timezone '${clip(String(mtz))}' in the message` };
+        lastTz = mtz;
+      }
+      c.tz = mtz;
+    }
+    for (let i = 0; i < slotCount; i++) c.slots[i] = UNSET;
+
+    if (binary) {
+      c.payload = undefined;
+      if (message.payload === undefined || message.payload === null) {
+        return { outcome: 'dropped', reason: 'The message has no payload' };
+      }
+    } else {
+      let p = message.payload;
+      if (typeof p === 'string' || p instanceof Uint8Array) {
+        let text = typeof p === 'string' ? p : Buffer.from(p.buffer, p.byteOffset, p.byteLength).toString('utf8');
+        if (text.charCodeAt(0) === BOM) text = text.slice(1);
+        try {
+          p = JSON.parse(text);
+        } catch (e) {
+          return { outcome: 'dropped', reason: `Payload is not valid JSON (${(e as Error).message}); a JSON rule ignores it` };
+        }
+      } else if (p === undefined) {
+        return { outcome: 'dropped', reason: 'The message has no payload' };
+      }
+      if (typeof p !== 'object' || p === null || Array.isArray(p) || p instanceof Uint8Array) {
+        return { outcome: 'dropped', reason: `Payload is ${describeValue(p)}, not a JSON object; a JSON rule needs an object` };
+      }
+      if ((p as { method?: unknown }).method !== undefined && topic.startsWith('/sys/') && isRawAlink(p)) {
+        p = parseTslPayload(topic, p, tslContext(message, now(c)));
+      }
+      c.payload = p;
+    }
+
+    if (where) {
+      const w = where(c);
+      if (w !== true) {
+        return {
+          outcome: 'filtered',
+          reason: w === false ? 'WHERE condition is false'
+            : 'WHERE condition is not true (a value it needs is missing or has the wrong type)',
+        };
+      }
+    }
+    if (rawStar) return { outcome: 'output', output: raw(c) };
+    return { outcome: 'output', output: select(c) };
   }
 
   return Object.freeze({

@@ -137,7 +137,7 @@ function digest(alg: string, data: Buffer): string {
 
 function bytesOf(v: unknown): Buffer | undefined {
   if (Buffer.isBuffer(v)) return v;
-  const t = anyText(v);
+  const t = anyText(v, 'crypto()');
   return t === undefined ? undefined : Buffer.from(t, 'utf8');
 }
 

@@ -59,6 +59,20 @@ export function claimText(fn: string, length: number): void {
   }
 }
 
+/**
+ * Claim the JSON text of an object that `who` (e.g. `concat()`, `a comparison`) needs; the text exists already,
+ * its making is what is bounded: the same budget as the functions' results, so repeated use stays bounded.
+ */
+export function claimJson(who: string, length: number): void {
+  if (length > MAX_TEXT_LENGTH) {
+    throw new LimitError(who, `${who} needs an object as text of ${count(length)} characters, more than the ${count(MAX_TEXT_LENGTH)} allowed`);
+  }
+  budget -= length;
+  if (budget < 0) {
+    throw new LimitError(who, `${who}: this rule would make more than ${count(MAX_TEXT_PER_EVALUATION)} characters of text for one message`);
+  }
+}
+
 /** Refuse a text input longer than MAX_TEXT_LENGTH (checked before any work on it). */
 export function checkInput(fn: string, length: number, what = 'text'): void {
   if (length > MAX_TEXT_LENGTH) {

@@ -1,4 +1,5 @@
 // Values and per-message context shared by the compiler and the functions.
+import { claimJson } from './limits';
 import type { RuleMessage } from './types';
 
 /** Per-message evaluation context. One instance per rule is reused for every message (evaluation is synchronous). */
@@ -72,11 +73,34 @@ export function toText(v: unknown): string | undefined {
   return undefined;
 }
 
+/**
+ * JSON texts of the objects met while one message is evaluated, by reference: an object used many times
+ * (`concat(a, a, a, ...)`, a long CASE over an object) is turned into text once, and each text is counted against
+ * the message's text budget. Cleared before and after every evaluation (and compile).
+ */
+const jsonTexts = new Map<object, string>();
+
+export function clearJsonTexts(): void {
+  jsonTexts.clear();
+}
+
+/** JSON text of an object or array, made once per evaluation and counted for `who` (e.g. `concat()`). */
+export function jsonOf(v: object, who: string): string {
+  let t = jsonTexts.get(v);
+  if (t === undefined) {
+    t = JSON.stringify(v) ?? '';
+    claimJson(who, t.length);
+    jsonTexts.set(v, t);
+  }
+  return t;
+}
+
 /** Text of any defined value (concat, crypto): objects/arrays/booleans/null in JSON form. */
-export function anyText(v: unknown): string | undefined {
+export function anyText(v: unknown, who = 'concat()'): string | undefined {
   if (v === undefined) return undefined;
   if (typeof v === 'string') return v;
   if (Buffer.isBuffer(v)) return v.toString('utf8');
+  if (typeof v === 'object' && v !== null) return jsonOf(v, who);
   return JSON.stringify(v);
 }
 
@@ -95,7 +119,9 @@ export function sqlEquals(a: unknown, b: unknown): boolean | undefined {
   const tb = typeof b;
   if (ta === 'number' && tb === 'string') { const n = toNum(b); return n === undefined ? false : a === n; }
   if (ta === 'string' && tb === 'number') { const n = toNum(a); return n === undefined ? false : n === b; }
-  if (ta === 'object' && tb === 'object' && a !== null && b !== null) return JSON.stringify(a) === JSON.stringify(b);
+  if (ta === 'object' && tb === 'object' && a !== null && b !== null) {
+    return jsonOf(a as object, 'a comparison') === jsonOf(b as object, 'a comparison');
+  }
   return false;
 }
 

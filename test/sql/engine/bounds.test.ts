@@ -111,6 +111,19 @@ describe('sql engine: bounded work and memory (issue 9)', function () {
       assert.equal(rule.evaluate({ topic: CUSTOM_TOPIC, payload: { s: 'x'.repeat(1000) } }).outcome, 'output');
     });
 
+    it('turns an object into text once per message, and bounds that text too', function () {
+      const deep = `${'{"a":'.repeat(3000)}1${'}'.repeat(3000)}`; // slow to turn into text: ~3 ms each time
+      const sql = `SELECT a FROM ${F} WHERE concat(${Array(3000).fill('a').join(',')}) = 'x' OR a = a`;
+      const rule = compileRule(sql);
+      const r = timed(() => rule.evaluate({ topic: CUSTOM_TOPIC, payload: deep }));
+      assert.ok(r.ms < 1000, `took ${r.ms} ms`);
+      assert.equal(r.value?.outcome, 'dropped');
+      assert.match(r.value?.reason ?? '', /^concat\(\) result would be \d/);
+      const big = { o: { s: 'x'.repeat(MAX_TEXT_LENGTH) } };
+      dropped(`SELECT crypto(o, 'MD5') AS h FROM ${F}`, big, /^crypto\(\) needs an object as text of 4,194,\d{3} characters, more than the 4,194,304 allowed/);
+      assert.match(String(value("crypto(o, 'MD5')", { o: { s: 'x' } })), /^[0-9a-f]{32}$/);
+    });
+
     it('drops a binary payload too large for to_hex(*), to_base64(*) or payload()', function () {
       const hex = compileRule(`SELECT to_hex(*) AS h, to_base64(*) AS b FROM ${F}`, { dataType: 'BINARY' });
       assert.equal(hex.evaluate({ topic: CUSTOM_TOPIC, payload: Buffer.alloc(1000) }).outcome, 'output');

@@ -3,7 +3,8 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { Expr, Pos } from './ast';
 import { compileDatePattern, DatePatternError, type DateFormatter } from './dateformat';
 import {
-  checkInput, claimText, clip, LimitError, MAX_DATE_PATTERN_LENGTH, MAX_TEXT_LENGTH, count,
+  charge, checkInput, claimJson, claimText, clip, LimitError, MAX_DATE_PATTERN_LENGTH, MAX_MD2_INPUT, MAX_TEXT_LENGTH,
+  MD2_WEIGHT, count,
 } from './limits';
 import { md2 } from './md2';
 import {
@@ -131,12 +132,20 @@ const ALGORITHMS: Record<string, string> = {
 };
 
 function digest(alg: string, data: Buffer): string {
-  if (alg === 'md2') return md2(data).toString('hex');
+  if (alg === 'md2') {
+    if (data.length > MAX_MD2_INPUT) {
+      throw new LimitError('crypto', `crypto() with MD2 takes at most ${count(MAX_MD2_INPUT)} bytes, got ${count(data.length)}`);
+    }
+    charge('crypto()', data.length * MD2_WEIGHT);
+    return md2(data).toString('hex');
+  }
   return createHash(alg).update(data).digest('hex');
 }
 
+/** The bytes crypto() digests; a text is counted in the message's text budget (each digest is work on all of it). */
 function bytesOf(v: unknown): Buffer | undefined {
   if (Buffer.isBuffer(v)) return v;
+  if (typeof v === 'string') claimJson('crypto()', v.length, 'a text');
   const t = anyText(v, 'crypto()');
   return t === undefined ? undefined : Buffer.from(t, 'utf8');
 }

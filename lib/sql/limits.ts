@@ -19,6 +19,13 @@ export const MAX_TEXT_LENGTH = 4 * 1024 * 1024;
  */
 export const MAX_TEXT_PER_EVALUATION = 32 * 1024 * 1024;
 
+/**
+ * Largest input crypto(x, 'MD2') digests, in bytes. MD2 (written here in JavaScript, OpenSSL 3 has none) is some
+ * fifty times slower than MD5, so its input also counts MD2_WEIGHT times against the per-message budget.
+ */
+export const MAX_MD2_INPUT = 256 * 1024;
+export const MD2_WEIGHT = 64;
+
 /** Longest date pattern timestamp(fmt) / timestamp_utc(fmt) takes, in characters. */
 export const MAX_DATE_PATTERN_LENGTH = 1024;
 
@@ -53,9 +60,15 @@ export function claimText(fn: string, length: number): void {
   if (length > MAX_TEXT_LENGTH) {
     throw new LimitError(fn, `${fn}() result would be ${count(length)} characters, more than the ${count(MAX_TEXT_LENGTH)} allowed`);
   }
-  budget -= length;
+  charge(`${fn}()`, length);
+}
+
+/** Count `units` characters of work against the budget of this evaluation (or compile). */
+export function charge(who: string, units: number): void {
+  budget -= units;
   if (budget < 0) {
-    throw new LimitError(fn, `${fn}(): the functions of this rule would build more than ${count(MAX_TEXT_PER_EVALUATION)} characters of text for one message`);
+    throw new LimitError(who.replace(/\(\)$/, ''),
+      `${who}: this rule would work on more than ${count(MAX_TEXT_PER_EVALUATION)} characters of text for one message`);
   }
 }
 
@@ -63,14 +76,11 @@ export function claimText(fn: string, length: number): void {
  * Claim the JSON text of an object that `who` (e.g. `concat()`, `a comparison`) needs; the text exists already,
  * its making is what is bounded: the same budget as the functions' results, so repeated use stays bounded.
  */
-export function claimJson(who: string, length: number): void {
+export function claimJson(who: string, length: number, what = 'an object as text'): void {
   if (length > MAX_TEXT_LENGTH) {
-    throw new LimitError(who, `${who} needs an object as text of ${count(length)} characters, more than the ${count(MAX_TEXT_LENGTH)} allowed`);
+    throw new LimitError(who, `${who} needs ${what} of ${count(length)} characters, more than the ${count(MAX_TEXT_LENGTH)} allowed`);
   }
-  budget -= length;
-  if (budget < 0) {
-    throw new LimitError(who, `${who}: this rule would make more than ${count(MAX_TEXT_PER_EVALUATION)} characters of text for one message`);
-  }
+  charge(who, length);
 }
 
 /** Refuse a text input longer than MAX_TEXT_LENGTH (checked before any work on it). */

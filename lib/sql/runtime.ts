@@ -59,11 +59,19 @@ export function toBuffer(p: unknown): Buffer {
 
 const NUMERIC = /^\s*[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?\s*$/;
 
+// The last text toNum() looked at: a long text compared with many numbers (`a IN (1, 2, ...)`, a long CASE, many
+// comparisons) is scanned once, not once per number.
+let lastNumText: string | undefined;
+let lastNum: number | undefined;
+
 /** Number, or a numeric string coerced to a number; otherwise undefined. */
 export function toNum(v: unknown): number | undefined {
   if (typeof v === 'number') return v;
-  if (typeof v === 'string' && NUMERIC.test(v)) return Number(v);
-  return undefined;
+  if (typeof v !== 'string') return undefined;
+  if (v === lastNumText) return lastNum;
+  const n = NUMERIC.test(v) ? Number(v) : undefined;
+  if (v.length > 32) { lastNumText = v; lastNum = n; }
+  return n;
 }
 
 /** Text form of a value for string functions: strings as-is, numbers in JSON form; otherwise undefined. */
@@ -82,6 +90,8 @@ const jsonTexts = new Map<object, string>();
 
 export function clearJsonTexts(): void {
   jsonTexts.clear();
+  lastNumText = undefined;
+  lastNum = undefined;
 }
 
 /** JSON text of an object or array, made once per evaluation and counted for `who` (e.g. `concat()`). */

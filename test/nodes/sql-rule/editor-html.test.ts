@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import * as acorn from 'acorn';
 import {
-  MAX_DATE_PATTERN_LENGTH, MAX_EXPRESSION_DEPTH, MAX_RULE_LENGTH, MAX_TEXT_LENGTH, MAX_TEXT_PER_EVALUATION,
+  MAX_DATE_PATTERN_LENGTH, MAX_EXPRESSION_DEPTH, MAX_MD2_INPUT, MAX_RULE_LENGTH, MAX_TEXT_LENGTH, MAX_TEXT_PER_EVALUATION,
 } from '../../../lib/sql';
 
 const root = path.resolve(__dirname, '../../..');
@@ -158,7 +158,8 @@ describe('aliyun-iot-sql-rule editor HTML (static)', function () {
 
   it('states the SQL engine bounds of lib/sql/limits.ts in the help and both READMEs (issue 9)', function () {
     const grouped = (n: number): string => String(n).replace(/\B(?=(\d{3})+(?!\d))/g, ',');
-    const numbers = [MAX_RULE_LENGTH, MAX_TEXT_LENGTH, MAX_TEXT_PER_EVALUATION, MAX_DATE_PATTERN_LENGTH, MAX_EXPRESSION_DEPTH].map(grouped);
+    const numbers = [MAX_RULE_LENGTH, MAX_TEXT_LENGTH, MAX_TEXT_PER_EVALUATION, MAX_DATE_PATTERN_LENGTH, MAX_EXPRESSION_DEPTH,
+      MAX_MD2_INPUT].map(grouped);
     const docs: Record<string, string> = {
       'help en-US': fs.readFileSync(path.join(dir, 'locales/en-US', `${TYPE}.html`), 'utf8'),
       'help zh-CN': fs.readFileSync(path.join(dir, 'locales/zh-CN', `${TYPE}.html`), 'utf8'),

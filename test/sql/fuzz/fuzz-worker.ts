@@ -145,7 +145,8 @@ const PROTO_JSON = '{"__proto__":{"polluted":1},"constructor":{"prototype":{"pol
 
 // Large payloads are made once: the engine must not change them, and the fuzzer makes no needless garbage (a long
 // GC pause would be counted against the 1 s bound of the next compile or evaluate).
-const LARGE = [100, 100_000, 1_100_000].map((n) => ({ s: 'a'.repeat(n), a: 'ß'.repeat(1000), n: 1e308 }));
+const LARGE = [100, 100_000, 1_100_000].map((n) => ({ s: 'a'.repeat(n), a: 'ß'.repeat(1000), n: 1e308 }))
+  .concat([{ s: `${'1'.repeat(300_000)}x`, a: ` ${'9'.repeat(300_000)}`, n: 1 }]);
 const DEEP = `${'{"a":'.repeat(3000)}1${'}'.repeat(3000)}`;
 
 function payloadFor(): unknown {

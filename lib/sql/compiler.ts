@@ -3,7 +3,7 @@
 import type { Expr, PathSegment, Pos, SelectItem, Statement } from './ast';
 import { isValidTimeZone } from './dateformat';
 import { FUNCTION_SPECS, suggestFunction, type ArgKind } from './functions';
-import { clip, LimitError, resetTextBudget } from './limits';
+import { clip, LimitError, MAX_TEXT_PER_EVALUATION, resetTextBudget, work } from './limits';
 import { parseSql } from './parser';
 import {
   type Compiled, constant, type Ctx, finite, type Fn, isPlainObject, now, raw, setKey, sqlCompare, sqlEquals,
@@ -663,16 +663,19 @@ function compileStatement(sql: string, dataType: RuleDataType, timezone: string,
     return out;
   }
 
+  const state = work;
+  const budget = MAX_TEXT_PER_EVALUATION;
+
   function evaluate(message: RuleMessage): RuleResult {
-    resetTextBudget();
-    clearJsonTexts();
+    state.budget = budget;
+    if (state.dirty) clearJsonTexts();
     try {
       return evaluateMessage(message);
     } catch (e) {
       if (e instanceof LimitError) return { outcome: 'dropped', reason: `${e.message}; the message is dropped` };
       return { outcome: 'dropped', reason: `Rule evaluation failed: ${clip(String((e as Error)?.message ?? e), 200)}` };
     } finally {
-      clearJsonTexts(); // keep no reference to the message's objects
+      if (state.dirty) clearJsonTexts(); // keep no reference to the message's objects
     }
   }
 

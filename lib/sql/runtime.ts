@@ -1,5 +1,5 @@
 // Values and per-message context shared by the compiler and the functions.
-import { claimJson } from './limits';
+import { claimJson, work } from './limits';
 import type { RuleMessage } from './types';
 
 /** Per-message evaluation context. One instance per rule is reused for every message (evaluation is synchronous). */
@@ -70,7 +70,7 @@ export function toNum(v: unknown): number | undefined {
   if (typeof v !== 'string') return undefined;
   if (v === lastNumText) return lastNum;
   const n = NUMERIC.test(v) ? Number(v) : undefined;
-  if (v.length > 32) { lastNumText = v; lastNum = n; }
+  if (v.length > 32) { lastNumText = v; lastNum = n; work.dirty = true; }
   return n;
 }
 
@@ -89,9 +89,10 @@ export function toText(v: unknown): string | undefined {
 const jsonTexts = new Map<object, string>();
 
 export function clearJsonTexts(): void {
-  jsonTexts.clear();
+  if (jsonTexts.size !== 0) jsonTexts.clear(); // clear() on an empty Map still allocates a new table
   lastNumText = undefined;
   lastNum = undefined;
+  work.dirty = false;
 }
 
 /** JSON text of an object or array, made once per evaluation and counted for `who` (e.g. `concat()`). */
@@ -101,6 +102,7 @@ export function jsonOf(v: object, who: string): string {
     t = JSON.stringify(v) ?? '';
     claimJson(who, t.length);
     jsonTexts.set(v, t);
+    work.dirty = true;
   }
   return t;
 }

@@ -672,7 +672,7 @@ function compileStatement(sql: string, dataType: RuleDataType, timezone: string,
     try {
       return evaluateMessage(message);
     } catch (e) {
-      if (e instanceof LimitError) return { outcome: 'dropped', reason: `${e.message}; the message is dropped` };
+      if (e instanceof LimitError) return { outcome: 'dropped', reason: e.message };
       return { outcome: 'dropped', reason: `Rule evaluation failed: ${clip(String((e as Error)?.message ?? e), 200)}` };
     } finally {
       if (state.dirty) clearJsonTexts(); // keep no reference to the message's objects

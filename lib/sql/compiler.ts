@@ -3,10 +3,11 @@
 import type { Expr, PathSegment, Pos, SelectItem, Statement } from './ast';
 import { isValidTimeZone } from './dateformat';
 import { FUNCTION_SPECS, suggestFunction, type ArgKind } from './functions';
+import { clip, LimitError, MAX_TEXT_PER_EVALUATION, resetTextBudget, work } from './limits';
 import { parseSql } from './parser';
 import {
   type Compiled, constant, type Ctx, finite, type Fn, isPlainObject, now, raw, setKey, sqlCompare, sqlEquals,
-  toNum, UNSET, intern,
+  toNum, UNSET, intern, clearJsonTexts,
 } from './runtime';
 import { compileTopicFilter, TopicFilterError } from './topic';
 import { isRawAlink, parseTslPayload, type TslContext } from './tsl';
@@ -28,7 +29,7 @@ function fail(problem: string, at: Pos, hint?: string): never {
 }
 
 function typeName(v: unknown): string {
-  return typeof v === 'string' ? `string '${v}'` : `${typeof v} ${String(v)}`;
+  return typeof v === 'string' ? `string '${clip(v)}'` : `${typeof v} ${clip(String(v))}`;
 }
 
 // ---- paths --------------------------------------------------------------------------------------------------
@@ -227,7 +228,7 @@ class Compiler {
 
   call(e: Extract<Expr, { k: 'call' }>, inWhere: boolean, selectTop = false): Compiled {
     const spec = FUNCTION_SPECS.get(e.name);
-    if (!spec) fail(`Unknown function '${e.name}'`, e.namePos, suggestFunction(e.name));
+    if (!spec) fail(`Unknown function '${clip(e.name)}'`, e.namePos, suggestFunction(e.name));
     const n = e.args.length;
     if (n < spec.min || n > spec.max) {
       const want = spec.min === spec.max
@@ -257,7 +258,15 @@ class Compiler {
     }
     if (spec.name === 'thingPropertyFlatMap') return constant(undefined); // compiled as a SELECT item by compileRule
     const fn = spec.build(args, { node: e, fail });
-    if (spec.pure && args.every((a) => a.isConst)) return constant(fn(undefined as unknown as Ctx));
+    if (spec.pure && args.every((a) => a.isConst)) {
+      // Constant folding runs the function now: a result beyond a bound is refused at the call's position.
+      try {
+        return constant(fn(undefined as unknown as Ctx));
+      } catch (err) {
+        if (err instanceof LimitError) fail(err.message, e.namePos, 'see the bounds in the SQL rule node\'s help');
+        throw err;
+      }
+    }
     return { fn, isConst: false };
   }
 
@@ -501,6 +510,10 @@ function describeValue(v: unknown): string {
 
 const BOM = 0xfeff;
 
+/**
+ * Compile a rule. Any SQL text whatever either compiles or throws a SqlError with a 1-based line and column (bad
+ * options — an unknown data type or time zone — throw a RangeError). Work and memory are bounded (see ./limits).
+ */
 export function compileRule(sql: string, options: CompileOptions = {}): CompiledRule {
   const opts = options ?? {};
   const dataType = normaliseDataType(opts.dataType);
@@ -508,8 +521,24 @@ export function compileRule(sql: string, options: CompileOptions = {}): Compiled
   if (!isValidTimeZone(timezone)) {
     throw new RangeError(`Unknown timezone '${String(timezone)}' (use an IANA name such as Asia/Shanghai)`);
   }
+  resetTextBudget();
+  clearJsonTexts();
+  try {
+    return compileStatement(sql, dataType, timezone, opts.strict === true);
+  } catch (e) {
+    if (e instanceof SqlError) throw e;
+    // Not expected: the parser bounds nesting and the functions bound their results. Still, no other error type
+    // may escape (a stack overflow on a small stack, an internal mistake): it becomes a SqlError that says so.
+    const overflow = e instanceof RangeError && /call stack/i.test(e.message);
+    throw new SqlError(overflow ? 'The rule is too complex to compile (it nests too deeply)'
+      : `The rule could not be compiled (internal error: ${clip((e as Error)?.message ?? String(e), 200)})`, 1, 1,
+    overflow ? 'simplify the rule' : 'please report this rule');
+  }
+}
+
+function compileStatement(sql: string, dataType: RuleDataType, timezone: string, strict: boolean): CompiledRule {
   const binary = dataType === 'BINARY';
-  const stmt: Statement = parseSql(sql, { strict: opts.strict === true });
+  const stmt: Statement = parseSql(sql, { strict });
 
   // FROM
   const from = stmt.from;
@@ -634,71 +663,83 @@ export function compileRule(sql: string, options: CompileOptions = {}): Compiled
     return out;
   }
 
+  const state = work;
+  const budget = MAX_TEXT_PER_EVALUATION;
+
   function evaluate(message: RuleMessage): RuleResult {
+    state.budget = budget;
+    if (state.dirty) clearJsonTexts();
     try {
-      if (typeof message !== 'object' || message === null) {
-        return { outcome: 'dropped', reason: 'The message must be an object with topic and payload' };
-      }
-      const topic = message.topic;
-      if (typeof topic !== 'string') return { outcome: 'no-match', reason: 'The message has no topic' };
-      if (!matchesTopic(topic)) return { outcome: 'no-match', reason: `Topic ${topic} does not match ${from.filter}` };
-      const c = ctx;
-      c.msg = message;
-      c.rawBytes = undefined;
-      c.nowMs = NaN;
-      c.tz = timezone;
-      const mtz = message.timezone;
-      if (mtz !== undefined && mtz !== null && mtz !== '') {
-        if (mtz !== lastTz) {
-          if (!isValidTimeZone(mtz)) return { outcome: 'dropped', reason: `Unknown timezone '${String(mtz)}' in the message` };
-          lastTz = mtz;
-        }
-        c.tz = mtz;
-      }
-      for (let i = 0; i < slotCount; i++) c.slots[i] = UNSET;
-
-      if (binary) {
-        c.payload = undefined;
-        if (message.payload === undefined || message.payload === null) {
-          return { outcome: 'dropped', reason: 'The message has no payload' };
-        }
-      } else {
-        let p = message.payload;
-        if (typeof p === 'string' || p instanceof Uint8Array) {
-          let text = typeof p === 'string' ? p : Buffer.from(p.buffer, p.byteOffset, p.byteLength).toString('utf8');
-          if (text.charCodeAt(0) === BOM) text = text.slice(1);
-          try {
-            p = JSON.parse(text);
-          } catch (e) {
-            return { outcome: 'dropped', reason: `Payload is not valid JSON (${(e as Error).message}); a JSON rule ignores it` };
-          }
-        } else if (p === undefined) {
-          return { outcome: 'dropped', reason: 'The message has no payload' };
-        }
-        if (typeof p !== 'object' || p === null || Array.isArray(p) || p instanceof Uint8Array) {
-          return { outcome: 'dropped', reason: `Payload is ${describeValue(p)}, not a JSON object; a JSON rule needs an object` };
-        }
-        if ((p as { method?: unknown }).method !== undefined && topic.startsWith('/sys/') && isRawAlink(p)) {
-          p = parseTslPayload(topic, p, tslContext(message, now(c)));
-        }
-        c.payload = p;
-      }
-
-      if (where) {
-        const w = where(c);
-        if (w !== true) {
-          return {
-            outcome: 'filtered',
-            reason: w === false ? 'WHERE condition is false'
-              : 'WHERE condition is not true (a value it needs is missing or has the wrong type)',
-          };
-        }
-      }
-      if (rawStar) return { outcome: 'output', output: raw(c) };
-      return { outcome: 'output', output: select(c) };
+      return evaluateMessage(message);
     } catch (e) {
-      return { outcome: 'dropped', reason: `Rule evaluation failed: ${(e as Error)?.message ?? String(e)}` };
+      if (e instanceof LimitError) return { outcome: 'dropped', reason: e.message };
+      return { outcome: 'dropped', reason: `Rule evaluation failed: ${clip(String((e as Error)?.message ?? e), 200)}` };
+    } finally {
+      if (state.dirty) clearJsonTexts(); // keep no reference to the message's objects
     }
+  }
+
+  function evaluateMessage(message: RuleMessage): RuleResult {
+    if (typeof message !== 'object' || message === null) {
+      return { outcome: 'dropped', reason: 'The message must be an object with topic and payload' };
+    }
+    const topic = message.topic;
+    if (typeof topic !== 'string') return { outcome: 'no-match', reason: 'The message has no topic' };
+    if (!matchesTopic(topic)) return { outcome: 'no-match', reason: `Topic ${clip(topic, 200)} does not match ${clip(from.filter, 200)}` };
+    const c = ctx;
+    c.msg = message;
+    c.rawBytes = undefined;
+    c.nowMs = NaN;
+    c.tz = timezone;
+    const mtz = message.timezone;
+    if (mtz !== undefined && mtz !== null && mtz !== '') {
+      if (mtz !== lastTz) {
+        if (!isValidTimeZone(mtz)) return { outcome: 'dropped', reason: `Unknown timezone '${clip(String(mtz))}' in the message` };
+        lastTz = mtz;
+      }
+      c.tz = mtz;
+    }
+    for (let i = 0; i < slotCount; i++) c.slots[i] = UNSET;
+
+    if (binary) {
+      c.payload = undefined;
+      if (message.payload === undefined || message.payload === null) {
+        return { outcome: 'dropped', reason: 'The message has no payload' };
+      }
+    } else {
+      let p = message.payload;
+      if (typeof p === 'string' || p instanceof Uint8Array) {
+        let text = typeof p === 'string' ? p : Buffer.from(p.buffer, p.byteOffset, p.byteLength).toString('utf8');
+        if (text.charCodeAt(0) === BOM) text = text.slice(1);
+        try {
+          p = JSON.parse(text);
+        } catch (e) {
+          return { outcome: 'dropped', reason: `Payload is not valid JSON (${(e as Error).message}); a JSON rule ignores it` };
+        }
+      } else if (p === undefined) {
+        return { outcome: 'dropped', reason: 'The message has no payload' };
+      }
+      if (typeof p !== 'object' || p === null || Array.isArray(p) || p instanceof Uint8Array) {
+        return { outcome: 'dropped', reason: `Payload is ${describeValue(p)}, not a JSON object; a JSON rule needs an object` };
+      }
+      if ((p as { method?: unknown }).method !== undefined && topic.startsWith('/sys/') && isRawAlink(p)) {
+        p = parseTslPayload(topic, p, tslContext(message, now(c)));
+      }
+      c.payload = p;
+    }
+
+    if (where) {
+      const w = where(c);
+      if (w !== true) {
+        return {
+          outcome: 'filtered',
+          reason: w === false ? 'WHERE condition is false'
+            : 'WHERE condition is not true (a value it needs is missing or has the wrong type)',
+        };
+      }
+    }
+    if (rawStar) return { outcome: 'output', output: raw(c) };
+    return { outcome: 'output', output: select(c) };
   }
 
   return Object.freeze({

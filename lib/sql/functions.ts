@@ -2,6 +2,10 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Expr, Pos } from './ast';
 import { compileDatePattern, DatePatternError, type DateFormatter } from './dateformat';
+import {
+  charge, checkInput, claimJson, claimText, clip, LimitError, MAX_DATE_PATTERN_LENGTH, MAX_MD2_INPUT, MAX_TEXT_LENGTH,
+  MD2_WEIGHT, count,
+} from './limits';
 import { md2 } from './md2';
 import {
   anyText, type Compiled, type Ctx, finite, type Fn, now, raw, toNum, toText,
@@ -65,7 +69,14 @@ function math2(f: (x: number, y: number) => number) {
   };
 }
 
-function text1(f: (s: string) => unknown) {
+/** A text → text function whose input and result are bounded (lower, upper: a result may be longer than its input). */
+function text1(name: string, f: (s: string) => string) {
+  const bounded = (s: string): string => {
+    checkInput(name, s.length);
+    const r = f(s);
+    claimText(name, r.length);
+    return r;
+  };
   return (args: Compiled[]): Fn => {
     const a = args[0].fn;
     const key = args[0].key;
@@ -73,14 +84,46 @@ function text1(f: (s: string) => unknown) {
       return (c) => {
         const v = (c.payload as Record<string, unknown>)[key];
         const s = typeof v === 'string' ? v : toText(v);
-        return s === undefined ? undefined : f(s);
+        return s === undefined ? undefined : bounded(s);
       };
     }
     return (c) => {
       const s = toText(a(c));
-      return s === undefined ? undefined : f(s);
+      return s === undefined ? undefined : bounded(s);
     };
   };
+}
+
+/**
+ * concat() of texts already made: the total length is checked while the parts are gathered (so many large parts
+ * stop at the bound) and claimed before the join allocates it.
+ */
+function joinBounded(fns: readonly Fn[], c: Ctx): string | undefined {
+  const parts: string[] = new Array<string>(fns.length);
+  let total = 0;
+  for (let i = 0; i < fns.length; i++) {
+    const t = anyText(fns[i](c));
+    if (t === undefined) return undefined;
+    total += t.length;
+    if (total > MAX_TEXT_LENGTH) claimText('concat', total);
+    parts[i] = t;
+  }
+  claimText('concat', total);
+  return parts.join('');
+}
+
+/**
+ * replace(): the size of the result is computed from the number of matches before anything is built, so a result
+ * beyond the bound is refused without allocating it (nested replace() grows exponentially).
+ */
+export function replaceBounded(s: string, find: string, rep: string): string {
+  checkInput('replace', s.length, 'source');
+  if (find === '') return s;
+  let n = 0;
+  for (let i = s.indexOf(find); i >= 0; i = s.indexOf(find, i + find.length)) n++;
+  if (n === 0) return s;
+  claimText('replace', s.length + n * (rep.length - find.length));
+  return s.split(find).join(rep);
 }
 
 const ALGORITHMS: Record<string, string> = {
@@ -89,14 +132,28 @@ const ALGORITHMS: Record<string, string> = {
 };
 
 function digest(alg: string, data: Buffer): string {
-  if (alg === 'md2') return md2(data).toString('hex');
+  if (alg === 'md2') {
+    if (data.length > MAX_MD2_INPUT) {
+      throw new LimitError('crypto', `crypto() with MD2 takes at most ${count(MAX_MD2_INPUT)} bytes, got ${count(data.length)}`);
+    }
+    charge('crypto()', data.length * MD2_WEIGHT);
+    return md2(data).toString('hex');
+  }
   return createHash(alg).update(data).digest('hex');
 }
 
+/** The bytes crypto() digests; a text is counted in the message's text budget (each digest is work on all of it). */
 function bytesOf(v: unknown): Buffer | undefined {
   if (Buffer.isBuffer(v)) return v;
-  const t = anyText(v);
+  if (typeof v === 'string') claimJson('crypto()', v.length, 'a text');
+  const t = anyText(v, 'crypto()');
   return t === undefined ? undefined : Buffer.from(t, 'utf8');
+}
+
+/** payload(): a decoded text has at most one character per byte, so the byte count is claimed first. */
+function decodeBounded(dec: TextDecoder, bytes: Buffer): string {
+  claimText('payload', bytes.length);
+  return dec.decode(bytes);
 }
 
 function makeDecoder(label: string): TextDecoder | undefined {
@@ -131,28 +188,43 @@ function cachedFormatter(): (pattern: string) => DateFormatter | undefined {
   };
 }
 
+/** A result built by code whose output is bounded by a bounded input (a date pattern), counted afterwards. */
+function claimed(name: string, s: string): string {
+  claimText(name, s.length);
+  return s;
+}
+
 function timestampBuilder(utc: boolean) {
+  const name = utc ? 'timestamp_utc' : 'timestamp';
   return (args: Compiled[], info: BuildInfo): Fn => {
     if (args.length === 0) return (c) => now(c);
     const arg = args[0];
     if (arg.isConst) {
       let f: DateFormatter;
+      const pattern = String(arg.value);
+      if (pattern.length > MAX_DATE_PATTERN_LENGTH) {
+        info.fail(`Date pattern is ${count(pattern.length)} characters, more than the ${count(MAX_DATE_PATTERN_LENGTH)} allowed`,
+          info.node.args[0].pos);
+      }
       try {
-        f = compileDatePattern(String(arg.value));
+        f = compileDatePattern(pattern);
       } catch (e) {
         const at = info.node.args[0].pos;
         if (e instanceof DatePatternError) info.fail(e.message, at, 'see Java SimpleDateFormat patterns, e.g. yyyy-MM-dd HH:mm:ss');
         throw e;
       }
-      return utc ? (c) => f.format(now(c), 'UTC') : (c) => f.format(now(c), c.tz);
+      return utc ? (c) => claimed(name, f.format(now(c), 'UTC')) : (c) => claimed(name, f.format(now(c), c.tz));
     }
     const get = cachedFormatter();
     const a = arg.fn;
     return (c) => {
       const p = a(c);
       if (typeof p !== 'string') return undefined;
+      if (p.length > MAX_DATE_PATTERN_LENGTH) {
+        throw new LimitError(name, `${name}() pattern is ${count(p.length)} characters, more than the ${count(MAX_DATE_PATTERN_LENGTH)} allowed`);
+      }
       const f = get(p);
-      return f ? f.format(now(c), utc ? 'UTC' : c.tz) : undefined;
+      return f ? claimed(name, f.format(now(c), utc ? 'UTC' : c.tz)) : undefined;
     };
   };
 }
@@ -203,7 +275,9 @@ const SPECS: FunctionSpec[] = [
         return (c) => {
           const v = (c.payload as Record<string, unknown>)[key];
           const x = typeof v === 'string' ? v : anyText(v);
-          return x === undefined ? undefined : x + suffix;
+          if (x === undefined) return undefined;
+          claimText('concat', x.length + suffix.length);
+          return x + suffix;
         };
       }
       if (fns.length === 2) {
@@ -212,18 +286,12 @@ const SPECS: FunctionSpec[] = [
           const x = anyText(a(c));
           if (x === undefined) return undefined;
           const y = anyText(b(c));
-          return y === undefined ? undefined : x + y;
+          if (y === undefined) return undefined;
+          claimText('concat', x.length + y.length);
+          return x + y;
         };
       }
-      return (c) => {
-        let s = '';
-        for (let i = 0; i < fns.length; i++) {
-          const t = anyText(fns[i](c));
-          if (t === undefined) return undefined;
-          s += t;
-        }
-        return s;
-      };
+      return (c) => joinBounded(fns, c);
     },
   },
   {
@@ -244,7 +312,7 @@ const SPECS: FunctionSpec[] = [
         const name = String(args[1].value);
         const alg = ALGORITHMS[name.toUpperCase()];
         if (!alg) {
-          info.fail(`Unknown crypto algorithm '${name}'`, info.node.args[1].pos,
+          info.fail(`Unknown crypto algorithm '${clip(name)}'`, info.node.args[1].pos,
             'use one of MD2, MD5, SHA1, SHA-256, SHA-384, SHA-512');
         }
         return (c) => {
@@ -318,7 +386,7 @@ const SPECS: FunctionSpec[] = [
   },
   {
     name: 'lower', signature: 'lower(string)', description: 'Lower-case text.', min: 1, max: 1, args: ['str'],
-    pure: true, build: text1((s) => s.toLowerCase()),
+    pure: true, build: text1('lower', (s) => s.toLowerCase()),
   },
   {
     name: 'mod', signature: 'mod(n, m)', description: 'Remainder of n divided by m (same as n % m).', min: 2, max: 2,
@@ -348,8 +416,8 @@ const SPECS: FunctionSpec[] = [
       if (args.length === 0 || args[0].isConst) {
         const label = args.length === 0 ? 'utf-8' : String(args[0].value);
         const dec = makeDecoder(label);
-        if (!dec) return info.fail(`Unknown charset '${label}' for payload()`, info.node.args[0].pos, 'use e.g. utf-8, gbk or gb18030');
-        return (c) => dec.decode(raw(c));
+        if (!dec) return info.fail(`Unknown charset '${clip(label)}' for payload()`, info.node.args[0].pos, 'use e.g. utf-8, gbk or gb18030');
+        return (c) => decodeBounded(dec, raw(c));
       }
       const a = args[0].fn;
       const decoders = new Map<string, TextDecoder | undefined>();
@@ -358,7 +426,7 @@ const SPECS: FunctionSpec[] = [
         if (typeof label !== 'string') return undefined;
         let dec = decoders.get(label);
         if (!decoders.has(label)) { dec = makeDecoder(label); decoders.set(label, dec); }
-        return dec ? dec.decode(raw(c)) : undefined;
+        return dec ? decodeBounded(dec, raw(c)) : undefined;
       };
     },
   },
@@ -383,7 +451,7 @@ const SPECS: FunctionSpec[] = [
         if (find === undefined) return undefined;
         const rep = toText(r(c));
         if (rep === undefined) return undefined;
-        return find === '' ? s : s.split(find).join(rep);
+        return replaceBounded(s, find, rep);
       };
     },
   },
@@ -445,11 +513,16 @@ const SPECS: FunctionSpec[] = [
   },
   {
     name: 'upper', signature: 'upper(string)', description: 'Upper-case text.', min: 1, max: 1, args: ['str'],
-    pure: true, build: text1((s) => s.toUpperCase()),
+    pure: true, build: text1('upper', (s) => s.toUpperCase()),
   },
   {
     name: 'to_base64', signature: 'to_base64(*)', description: 'The raw payload bytes as Base64.', min: 1, max: 1,
-    args: ['star'], pure: false, build: () => (c) => raw(c).toString('base64'),
+    args: ['star'], pure: false,
+    build: () => (c) => {
+      const b = raw(c);
+      claimText('to_base64', Math.ceil(b.length / 3) * 4);
+      return b.toString('base64');
+    },
   },
   {
     name: 'messageId', signature: 'messageId()', description: 'ID of the message.', min: 0, max: 0, args: [],
@@ -489,7 +562,12 @@ const SPECS: FunctionSpec[] = [
   },
   {
     name: 'to_hex', signature: 'to_hex(*)', description: 'The raw payload bytes as lower-case hex.', min: 1, max: 1,
-    args: ['star'], pure: false, build: () => (c) => raw(c).toString('hex'),
+    args: ['star'], pure: false,
+    build: () => (c) => {
+      const b = raw(c);
+      claimText('to_hex', b.length * 2);
+      return b.toString('hex');
+    },
   },
 ];
 
@@ -533,6 +611,7 @@ function levenshtein(a: string, b: string): number {
 
 /** A "did you mean" hint for an unknown function name. */
 export function suggestFunction(name: string): string | undefined {
+  if (name.length > 64) return undefined;
   const lower = name.toLowerCase();
   for (const s of SPECS) if (s.name.toLowerCase() === lower) return `did you mean ${s.name}()?`;
   if (KNOWN_MISSES[lower]) return KNOWN_MISSES[lower];

@@ -1,4 +1,5 @@
 // Lexer for the rule SQL. Every token carries its 1-based line/column and source offsets.
+import { clip } from './limits';
 import { SqlError } from './types';
 
 export type TokenKind = 'ident' | 'qident' | 'string' | 'number' | 'op' | 'eof';
@@ -63,8 +64,12 @@ export class Lexer {
 
   constructor(readonly src: string) {}
 
-  /** Position (1-based) of a source offset at or after the lexer's current line start. */
+  /**
+   * Position (1-based) of a source offset. Offsets on the current line (every error the lexer reports) are answered
+   * from the line it tracks; only an earlier offset rescans the source, once, for the error message.
+   */
   where(offset: number): { line: number; column: number } {
+    if (offset >= this.lineStart) return { line: this.line, column: offset - this.lineStart + 1 };
     let line = 1;
     let ls = 0;
     for (let i = 0; i < offset && i < this.src.length; i++) {
@@ -155,7 +160,7 @@ export class Lexer {
         }
       }
       if (isIdentStart(s.charCodeAt(p))) {
-        throw this.error(`Malformed number '${s.slice(start, p + 1)}'`, start,
+        throw this.error(`Malformed number '${clip(s.slice(start, p + 1))}'`, start,
           'names that start with a digit must be written in "double quotes"');
       }
       this.pos = p;
@@ -164,38 +169,37 @@ export class Lexer {
     }
 
     if (c === 39 /* ' */ || c === 34 /* " */) {
+      // One pass: the token's position is taken before the scan, the text is cut in runs between escapes (linear in
+      // the length of the token, however long it is).
       const quote = s[start];
+      const line = this.line;
+      const column = start - this.lineStart + 1;
       let p = start + 1;
+      let from = p;
       let out = '';
       for (;;) {
         if (p >= s.length) {
-          throw this.error(quote === "'" ? 'Unterminated string constant' : 'Unterminated "double-quoted" field path',
-            start, `add the closing ${quote}`);
+          throw new SqlError(quote === "'" ? 'Unterminated string constant' : 'Unterminated "double-quoted" field path',
+            line, column, `add the closing ${quote}`);
         }
-        const ch = s[p];
-        if (ch === '\\') {
-          const nx = s[p + 1];
-          if (nx === quote || nx === '\\') { out += nx; p += 2; continue; }
-          out += ch;
+        const ch = s.charCodeAt(p);
+        if (ch === 92 /* \ */) {
+          const nx = s.charCodeAt(p + 1);
+          if (nx === c || nx === 92) { out += s.slice(from, p) + s[p + 1]; p += 2; from = p; continue; }
           p++;
           continue;
         }
-        if (ch === quote) {
-          if (s[p + 1] === quote) { out += quote; p += 2; continue; }
+        if (ch === c) {
+          if (s.charCodeAt(p + 1) === c) { out += s.slice(from, p) + quote; p += 2; from = p; continue; }
+          out += s.slice(from, p);
           p++;
           break;
         }
-        if (ch === '\n') { this.line++; this.lineStart = p + 1; }
-        out += ch;
+        if (ch === 10) { this.line++; this.lineStart = p + 1; }
         p++;
       }
-      // Column is computed from the token start, which may be on an earlier line than lineStart now.
-      const w = this.where(start);
       this.pos = p;
-      return {
-        kind: quote === "'" ? 'string' : 'qident', value: out, upper: '', num: 0,
-        line: w.line, column: w.column, start, end: p,
-      };
+      return { kind: quote === "'" ? 'string' : 'qident', value: out, upper: '', num: 0, line, column, start, end: p };
     }
 
     const two = s.slice(start, start + 2);

@@ -1,6 +1,7 @@
 // Recursive-descent parser: SQL text → Statement AST. Refuses what the dialect does not have, with positions.
 import type { BinOp, Expr, FromClause, PathSegment, Pos, SelectItem, Statement } from './ast';
 import { Lexer, type Token } from './lexer';
+import { clip, count, MAX_RULE_LENGTH } from './limits';
 import { SqlError } from './types';
 
 export const MAX_SELECT_ITEMS = 50;
@@ -37,10 +38,10 @@ export interface ParseOptions {
 function describe(t: Token): string {
   switch (t.kind) {
     case 'eof': return 'end of statement';
-    case 'string': return `string '${t.value}'`;
-    case 'qident': return `"${t.value}"`;
-    case 'number': return `number ${t.value}`;
-    default: return `'${t.value}'`;
+    case 'string': return `string '${clip(t.value)}'`;
+    case 'qident': return `"${clip(t.value)}"`;
+    case 'number': return `number ${clip(t.value)}`;
+    default: return `'${clip(t.value)}'`;
   }
 }
 
@@ -516,7 +517,7 @@ export function parsePathText(text: string, at: { line: number; column: number }
     i = 1;
     if (text.length === 1) return { segments: [], wrap: false };
     if (text[1] === '.') i = 2;
-    else if (text[1] !== '[') fail(`Invalid path "${text}"`, 1);
+    else if (text[1] !== '[') fail(`Invalid path "${clip(text)}"`, 1);
   } else if (text.startsWith('.')) {
     wrap = true;
     i = 1;
@@ -546,7 +547,7 @@ export function parsePathText(text: string, at: { line: number; column: number }
       const close = text.indexOf(']', i);
       if (close < 0) fail("Missing ']' in path", i);
       const idx = text.slice(i + 1, close).trim();
-      if (!/^\d+$/.test(idx)) fail(`Invalid array index '${idx}' in path (indexes are 0, 1, 2, ...)`, i + 1);
+      if (!/^\d+$/.test(idx)) fail(`Invalid array index '${clip(idx)}' in path (indexes are 0, 1, 2, ...)`, i + 1);
       segments.push(Number(idx));
       i = close + 1;
       continue;
@@ -574,5 +575,13 @@ function children(e: Expr): Expr[] {
 
 export function parseSql(sql: string, opts: ParseOptions = {}): Statement {
   if (typeof sql !== 'string') throw new SqlError('The SQL statement must be text', 1, 1);
+  if (sql.length > MAX_RULE_LENGTH) {
+    // Refused before any other work, at the first character beyond the bound.
+    let line = 1;
+    let lineStart = 0;
+    for (let i = 0; i < MAX_RULE_LENGTH; i++) if (sql.charCodeAt(i) === 10) { line++; lineStart = i + 1; }
+    throw new SqlError(`The rule is ${count(sql.length)} characters long, more than the ${count(MAX_RULE_LENGTH)} allowed`,
+      line, MAX_RULE_LENGTH - lineStart + 1, 'shorten it: thingPropertyFlatMap() forwards many properties in a few words');
+  }
   return new Parser(sql, opts).parseStatement();
 }

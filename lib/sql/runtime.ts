@@ -1,4 +1,5 @@
 // Values and per-message context shared by the compiler and the functions.
+import { claimJson, work } from './limits';
 import type { RuleMessage } from './types';
 
 /** Per-message evaluation context. One instance per rule is reused for every message (evaluation is synchronous). */
@@ -58,11 +59,19 @@ export function toBuffer(p: unknown): Buffer {
 
 const NUMERIC = /^\s*[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?\s*$/;
 
+// The last text toNum() looked at: a long text compared with many numbers (`a IN (1, 2, ...)`, a long CASE, many
+// comparisons) is scanned once, not once per number.
+let lastNumText: string | undefined;
+let lastNum: number | undefined;
+
 /** Number, or a numeric string coerced to a number; otherwise undefined. */
 export function toNum(v: unknown): number | undefined {
   if (typeof v === 'number') return v;
-  if (typeof v === 'string' && NUMERIC.test(v)) return Number(v);
-  return undefined;
+  if (typeof v !== 'string') return undefined;
+  if (v === lastNumText) return lastNum;
+  const n = NUMERIC.test(v) ? Number(v) : undefined;
+  if (v.length > 32) { lastNumText = v; lastNum = n; work.dirty = true; }
+  return n;
 }
 
 /** Text form of a value for string functions: strings as-is, numbers in JSON form; otherwise undefined. */
@@ -72,11 +81,38 @@ export function toText(v: unknown): string | undefined {
   return undefined;
 }
 
+/**
+ * JSON texts of the objects met while one message is evaluated, by reference: an object used many times
+ * (`concat(a, a, a, ...)`, a long CASE over an object) is turned into text once, and each text is counted against
+ * the message's text budget. Cleared before and after every evaluation (and compile).
+ */
+const jsonTexts = new Map<object, string>();
+
+export function clearJsonTexts(): void {
+  if (jsonTexts.size !== 0) jsonTexts.clear(); // clear() on an empty Map still allocates a new table
+  lastNumText = undefined;
+  lastNum = undefined;
+  work.dirty = false;
+}
+
+/** JSON text of an object or array, made once per evaluation and counted for `who` (e.g. `concat()`). */
+export function jsonOf(v: object, who: string): string {
+  let t = jsonTexts.get(v);
+  if (t === undefined) {
+    t = JSON.stringify(v) ?? '';
+    claimJson(who, t.length);
+    jsonTexts.set(v, t);
+    work.dirty = true;
+  }
+  return t;
+}
+
 /** Text of any defined value (concat, crypto): objects/arrays/booleans/null in JSON form. */
-export function anyText(v: unknown): string | undefined {
+export function anyText(v: unknown, who = 'concat()'): string | undefined {
   if (v === undefined) return undefined;
   if (typeof v === 'string') return v;
   if (Buffer.isBuffer(v)) return v.toString('utf8');
+  if (typeof v === 'object' && v !== null) return jsonOf(v, who);
   return JSON.stringify(v);
 }
 
@@ -95,7 +131,9 @@ export function sqlEquals(a: unknown, b: unknown): boolean | undefined {
   const tb = typeof b;
   if (ta === 'number' && tb === 'string') { const n = toNum(b); return n === undefined ? false : a === n; }
   if (ta === 'string' && tb === 'number') { const n = toNum(a); return n === undefined ? false : n === b; }
-  if (ta === 'object' && tb === 'object' && a !== null && b !== null) return JSON.stringify(a) === JSON.stringify(b);
+  if (ta === 'object' && tb === 'object' && a !== null && b !== null) {
+    return jsonOf(a as object, 'a comparison') === jsonOf(b as object, 'a comparison');
+  }
   return false;
 }
 

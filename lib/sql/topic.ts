@@ -140,8 +140,11 @@ export function compileTopicFilter(filter: string): TopicMatcher {
     if (r === undefined) {
       if (typeof topic !== 'string') return false;
       r = match(topic);
-      if (cache.size >= 4096) cache.clear();
-      cache.set(topic, r);
+      // Only topics of a sane length are remembered: 4,096 hostile 64 KB topics would otherwise stay in memory.
+      if (topic.length <= 512) {
+        if (cache.size >= 4096) cache.clear();
+        cache.set(topic, r);
+      }
     }
     lastTopic = topic;
     lastResult = r;

@@ -4,6 +4,9 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import * as acorn from 'acorn';
+import {
+  MAX_DATE_PATTERN_LENGTH, MAX_EXPRESSION_DEPTH, MAX_MD2_INPUT, MAX_RULE_LENGTH, MAX_TEXT_LENGTH, MAX_TEXT_PER_EVALUATION,
+} from '../../../lib/sql';
 
 const root = path.resolve(__dirname, '../../..');
 const dir = path.join(root, 'nodes/aliyun-iot-sql-rule');
@@ -150,6 +153,21 @@ describe('aliyun-iot-sql-rule editor HTML (static)', function () {
       for (const term of ['msg.iot.tsl', 'eventType', 'msg.iot.receivedAt', 'checkFailedData']) {
         assert.ok(help.includes(term), `${lang}: thing model parsing explains ${term}`);
       }
+    }
+  });
+
+  it('states the SQL engine bounds of lib/sql/limits.ts in the help and both READMEs (issue 9)', function () {
+    const grouped = (n: number): string => String(n).replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+    const numbers = [MAX_RULE_LENGTH, MAX_TEXT_LENGTH, MAX_TEXT_PER_EVALUATION, MAX_DATE_PATTERN_LENGTH, MAX_EXPRESSION_DEPTH,
+      MAX_MD2_INPUT].map(grouped);
+    const docs: Record<string, string> = {
+      'help en-US': fs.readFileSync(path.join(dir, 'locales/en-US', `${TYPE}.html`), 'utf8'),
+      'help zh-CN': fs.readFileSync(path.join(dir, 'locales/zh-CN', `${TYPE}.html`), 'utf8'),
+      'README.md': fs.readFileSync(path.join(root, 'README.md'), 'utf8'),
+      'README.zh-CN.md': fs.readFileSync(path.join(root, 'README.zh-CN.md'), 'utf8'),
+    };
+    for (const [name, text] of Object.entries(docs)) {
+      for (const n of numbers) assert.ok(text.includes(n), `${name} states the bound ${n}`);
     }
   });
 

@@ -150,6 +150,28 @@ describe('aliyun-iot-sql-rule node', function () {
     assert.equal(s.fill, 'yellow');
   });
 
+  it('drops a message whose replace() would pass the bound like any other drop, and keeps working (issue 9)', async function () {
+    await helper.load(sqlRuleWithCatalog, flow({ sql: `SELECT replace(s, 'a', 'aaaaa') AS x FROM "/${PK}/+/user/update"` }));
+    const rule = helper.getNode('rule');
+    const caught = collect<OutMsg>(helper.getNode('caught'), 1);
+    rule.receive({ topic: `/${PK}/dev01/user/update`, payload: { s: 'a'.repeat(1_000_000) } } as never);
+    const [msg] = await caught;
+    assert.match(msg.error?.message ?? '', /Message dropped by the SQL rule: replace\(\) result would be 5,000,000 characters, more than the 4,194,304 allowed/);
+    assert.equal(msg.rule?.outcome, 'dropped');
+    const out = collect<OutMsg>(helper.getNode('out1'), 1);
+    rule.receive({ topic: `/${PK}/dev01/user/update`, payload: { s: 'bab' } } as never);
+    assert.deepEqual({ ...(await out)[0].payload as object }, { x: 'baaaaab' });
+    await waitForStatus(rule, (st) => st.text === '1 matched · 0 filtered · 1 dropped');
+  });
+
+  it("refuses to start on the issue's nested replace() instead of stopping Node-RED", async function () {
+    let e = "'aaaaaaaaaaaaaaaa'";
+    for (let i = 0; i < 8; i++) e = `replace(${e},'a','aaaaaaaaaaaaaaaa')`;
+    await helper.load(sqlRuleWithCatalog, flow({ sql: `SELECT ${e} AS x FROM "/a/b/c"` }));
+    const rule = helper.getNode('rule');
+    assert.deepEqual(statusCalls(rule)[0], { fill: 'red', shape: 'ring', text: 'SQL error at 1:32' });
+  });
+
   it('refuses to start on invalid SQL: red status with the position, logged error, inputs end in error', async function () {
     await helper.load(sqlRuleWithCatalog, flow({ sql: `SELECT devicename() FROM "/${PK}/+/user/update"` }));
     const rule = helper.getNode('rule');

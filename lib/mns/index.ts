@@ -1,4 +1,4 @@
-// MNS: adapter over @alicloud/mns, typed errors, retry policy and the bounded publish queue.
+// MNS: our own data-plane client, typed errors, retry policy and the bounded publish queue.
 export { MnsClient, type MnsClientOptions, type CredentialSource, type PublishResult, type ReceivedMessage, type DeleteFailure, type ChangeVisibilityResult } from './client';
 export { MnsError, isRetryableCode, type MnsErrorSource } from './errors';
 export { mnsEndpoint, endpointFromFields, wholeNumberField, type EndpointOptions, type EndpointFields, type MnsNetwork } from './endpoint';

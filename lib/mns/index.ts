@@ -12,8 +12,20 @@ export {
   encodeBody,
   escapeXml,
   looksBase64,
-  parseLegacyIot,
   tagProblem,
   type BodyEncoding,
-  type LegacyIotMessage,
 } from './body';
+export {
+  decodeInner,
+  decodeMessage,
+  parseJsonExact,
+  parseLegacyEnvelope,
+  parseNotification,
+  unwrapBody,
+  type DecodedMessage,
+  type EnvelopeKind,
+  type LegacyIotInfo,
+  type NotificationInfo,
+  type PayloadFormat,
+  type Unwrapped,
+} from './envelope';

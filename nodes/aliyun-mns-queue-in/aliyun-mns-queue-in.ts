@@ -6,8 +6,8 @@
 // deleted; when some node completed it with done(err), or it did not finish within the processing timeout, it is
 // left in the queue and becomes visible again after the queue's visibility timeout.
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
-import { MnsClient, MnsError, type ReceivedMessage } from '../../lib/mns';
-import { decodeBody, mnsInfo, normaliseQueueIn, type NormalisedQueueIn, type QueueInConfig } from './queue-in-io';
+import { MnsClient, MnsError, decodeMessage, type ReceivedMessage } from '../../lib/mns';
+import { mnsInfo, normaliseQueueIn, type NormalisedQueueIn, type QueueInConfig } from './queue-in-io';
 import type { AliyunCredentialsNode } from '../aliyun-credentials/aliyun-credentials';
 import { CompletionTracker, hasCompletionHooks } from '../shared/completion';
 
@@ -151,10 +151,13 @@ export default function (RED: NodeAPI): void {
         topic: config.queue,
         payload: undefined,
       } as NodeMessageInFlow;
-      msg.mns = mnsInfo(config.queue, m);
+      const mns = mnsInfo(config.queue, m);
+      msg.mns = mns;
       try {
-        const decoded = decodeBody(m.body, config.payloadFormat);
+        const decoded = decodeMessage(m.body, config.payloadFormat);
         msg.payload = decoded.payload;
+        mns.envelope = decoded.envelope;
+        if (decoded.notification) mns.notification = decoded.notification;
         if (decoded.iot) msg.iot = decoded.iot;
       } catch (err) {
         // Cannot decode: report it with the message (Catch sees it) and leave it in the queue for redelivery.

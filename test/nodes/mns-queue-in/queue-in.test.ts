@@ -1,8 +1,11 @@
 // The aliyun-mns-queue-in node in a real Node-RED runtime against the local MNS: delete only after the flow
 // completed the message, redelivery after a failure, decoding, and a prompt stop.
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import helper from 'node-red-node-test-helper';
-import { startLocalMns, type LocalMns } from '../../mns/support';
+import { bodyMd5 } from '../../../lib/mns';
+import { signedHeaders } from '../../../lib/mns/request';
+import { ACCOUNT_ID, AK, startLocalMns, type LocalMns } from '../../mns/support';
 import { Collector, credentialsConfig, credentialsSecrets, mnsNodes } from '../mns-topic-out/support';
 
 helper.init(require.resolve('node-red'));
@@ -185,5 +188,86 @@ describe('aliyun-mns-queue-in node', function () {
     const t0 = Date.now();
     await helper.unload();
     assert.ok(Date.now() - t0 < 2000, `close took ${Date.now() - t0} ms`);
+  });
+});
+
+describe('aliyun-mns-queue-in with topic subscriptions in every format (topic out → MNS topic → queues)', function () {
+  let local: LocalMns;
+  beforeEach(async function () {
+    local = await startLocalMns();
+    local.mns.createTopic('fanout');
+    for (const [queue, format] of [['qx', 'XML'], ['qj', 'JSON'], ['qs', 'SIMPLIFIED']] as const) {
+      local.mns.createQueue(queue);
+      local.mns.subscribe('fanout', `to-${queue}`, { queue, notifyContentFormat: format });
+    }
+    // The way the console (and every SDK's default) creates one: a signed Subscribe naming no NotifyContentFormat.
+    local.mns.createQueue('qc');
+    const body = `<?xml version="1.0" encoding="UTF-8"?><Subscription xmlns="http://mns.aliyuncs.com/doc/v1/"><Endpoint>acs:mns:cn-hangzhou:${ACCOUNT_ID}:queues/qc</Endpoint></Subscription>`;
+    const resource = '/topics/fanout/subscriptions/console-default';
+    const headers = signedHeaders(AK, 'PUT', resource, Buffer.from(body), new Date().toUTCString());
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = http.request(`${local.mns.url}${resource}`, { method: 'PUT', headers }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+    assert.equal(status, 201);
+  });
+  afterEach(async function () {
+    await helper.unload();
+    await local.mns.stop();
+  });
+
+  it('every queue gets each published message once, unwrapped, with its notification metadata', async function () {
+    const queues = ['qx', 'qj', 'qs', 'qc'];
+    const nodes: Array<Record<string, unknown>> = [
+      { id: 'tab', type: 'tab', label: 'test' },
+      credentialsConfig(),
+      { id: 'inject', type: 'helper', z: 'tab', wires: [['pub']] },
+      {
+        id: 'pub', type: 'aliyun-mns-topic-out', z: 'tab', aliyunCredentials: 'creds', endpointType: 'custom', endpoint: local.mns.url,
+        topic: 'fanout', bodyEncoding: 'json', tag: 'telemetry', retries: '0', concurrency: '4', queueLimit: '100', timeout: '5', wires: [[], []],
+      },
+      ...queues.flatMap((q) => [
+        {
+          id: `in-${q}`, type: 'aliyun-mns-queue-in', z: 'tab', aliyunCredentials: 'creds', endpointType: 'custom', endpoint: local.mns.url,
+          queue: q, waitSeconds: '1', batchSize: '16', concurrency: '16', payloadFormat: 'auto', ackMode: 'complete', ackTimeout: '20', wires: [[`out-${q}`]],
+        },
+        { id: `out-${q}`, type: 'helper', z: 'tab' },
+      ]),
+    ];
+    await helper.load(mnsNodes, nodes as unknown as helper.TestFlows, credentialsSecrets);
+    const collectors = Object.fromEntries(queues.map((q) => [q, new Collector<InMsg & { mns: { envelope: string; notification?: Record<string, unknown> } }>(helper.getNode(`out-${q}`))]));
+    const sent = [{ temp: 21.5, note: 'a<b & "c"' }, { temp: 22, city: '杭州' }];
+    for (const payload of sent) helper.getNode('inject').send({ payload });
+    for (const q of queues) {
+      const got = await collectors[q].until(2);
+      assert.deepEqual(got.map((m) => m.payload).sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b))), [...sent].sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b))), q);
+      for (const m of got) {
+        if (q === 'qs') {
+          assert.equal(m.mns.envelope, 'plain');
+          assert.equal(m.mns.notification, undefined);
+          continue;
+        }
+        assert.equal(m.mns.envelope, q === 'qj' ? 'json-notification' : 'xml-notification', q);
+        const n = m.mns.notification!;
+        assert.equal(n.topicName, 'fanout');
+        assert.equal(n.topicOwner, ACCOUNT_ID);
+        assert.equal(n.subscriber, ACCOUNT_ID);
+        assert.equal(n.subscriptionName, q === 'qc' ? 'console-default' : `to-${q}`);
+        assert.equal(n.messageTag, 'telemetry');
+        assert.equal(n.messageMD5, bodyMd5(JSON.stringify(m.payload)));
+        assert.ok(typeof n.publishTime === 'number' && n.publishTime > 0);
+        assert.ok(typeof n.messageId === 'string' && n.messageId !== '');
+      }
+    }
+    // Each arrived once: nothing more comes, and every queue is empty once the deletes went out.
+    await Promise.all(queues.map((q) => new Promise<void>((resolve) => {
+      const check = (): void => (local.mns.messages(q).length === 0 ? resolve() : void setTimeout(check, 20));
+      check();
+    })));
+    for (const q of queues) assert.equal(collectors[q].got.length, 2, q);
   });
 });

@@ -29,3 +29,4 @@ export {
   type PayloadFormat,
   type Unwrapped,
 } from './envelope';
+export { QueueConsumer, type ConsumerOptions, type ConsumerStats, type PoisonAction, type PoisonInfo, type QueueClient } from './consumer';

@@ -1,5 +1,5 @@
 // Pure pieces of the MNS queue in node: config normalisation and turning a queue message into msg fields.
-import { endpointFromFields, wholeNumberField as int, type MnsNetwork, type PayloadFormat, type ReceivedMessage } from '../../lib/mns';
+import { endpointFromFields, wholeNumberField as int, type MnsNetwork, type PayloadFormat, type PoisonAction, type ReceivedMessage } from '../../lib/mns';
 
 export type { PayloadFormat };
 export type AckMode = 'complete' | 'send';
@@ -20,6 +20,9 @@ export interface QueueInConfig {
   payloadFormat?: PayloadFormat;
   ackMode?: AckMode;
   ackTimeout?: string | number;
+  /** Deliveries before a message counts as poison (DequeueCount above it); empty = 5, 0 = never. */
+  maxDeliveries?: string | number;
+  poisonAction?: PoisonAction;
 }
 
 export interface NormalisedQueueIn {
@@ -32,6 +35,8 @@ export interface NormalisedQueueIn {
   payloadFormat: PayloadFormat;
   ackMode: AckMode;
   ackTimeoutMs: number;
+  maxDeliveries: number;
+  poisonAction: PoisonAction;
 }
 
 export function normaliseQueueIn(c: QueueInConfig): NormalisedQueueIn {
@@ -43,6 +48,8 @@ export function normaliseQueueIn(c: QueueInConfig): NormalisedQueueIn {
   if (!['auto', 'text', 'json', 'base64'].includes(payloadFormat)) throw new Error(`payload format must be auto, text, json or base64, got "${payloadFormat}"`);
   const ackMode = c.ackMode ?? 'complete';
   if (ackMode !== 'complete' && ackMode !== 'send') throw new Error(`delete mode must be "complete" or "send", got "${String(ackMode)}"`);
+  const poisonAction = c.poisonAction ?? 'delete';
+  if (poisonAction !== 'delete' && poisonAction !== 'keep') throw new Error(`poison messages must be "delete" or "keep", got "${String(poisonAction)}"`);
   return {
     endpoint,
     accountId: custom ? undefined : c.accountId?.trim(),
@@ -53,6 +60,8 @@ export function normaliseQueueIn(c: QueueInConfig): NormalisedQueueIn {
     payloadFormat,
     ackMode,
     ackTimeoutMs: int(c.ackTimeout, 60, 1, 43200, 'processing timeout (seconds)') * 1000,
+    maxDeliveries: int(c.maxDeliveries, 5, 0, 1000, 'maximum deliveries'),
+    poisonAction,
   };
 }
 

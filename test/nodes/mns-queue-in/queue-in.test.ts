@@ -19,6 +19,8 @@ interface InProps {
   concurrency?: string;
   /** Function node body between the queue in node and the helper. */
   func?: string;
+  maxDeliveries?: string;
+  poisonAction?: string;
 }
 
 function flow(local: LocalMns, p: InProps = {}): helper.TestFlows {
@@ -39,10 +41,13 @@ function flow(local: LocalMns, p: InProps = {}): helper.TestFlows {
       payloadFormat: p.payloadFormat ?? 'auto',
       ackMode: p.ackMode ?? 'complete',
       ackTimeout: p.ackTimeout ?? '20',
-      wires: [['fn']],
+      ...(p.maxDeliveries !== undefined ? { maxDeliveries: p.maxDeliveries } : {}),
+      ...(p.poisonAction !== undefined ? { poisonAction: p.poisonAction } : {}),
+      wires: [['fn'], ['poison']],
     },
     { id: 'fn', type: 'function', z: 'tab', func: p.func ?? 'return msg;', outputs: 1, wires: [['out']] },
     { id: 'out', type: 'helper', z: 'tab' },
+    { id: 'poison', type: 'helper', z: 'tab' },
   ];
   return nodes as unknown as helper.TestFlows;
 }
@@ -135,6 +140,41 @@ describe('aliyun-mns-queue-in node', function () {
     await out.until(1);
     await warned;
     assert.equal(local.mns.messages('app').length, 1, 'still in the queue');
+  });
+
+  it('a message that always fails leaves on output 2 after the maximum deliveries, with the reason, and is deleted', async function () {
+    local.mns.send('work', 'always fails');
+    const deleted = deletions(1);
+    await helper.load(mnsNodes, flow(local, { maxDeliveries: '2', func: 'throw new Error("cannot handle it");' }), credentialsSecrets);
+    const poison = new Collector<InMsg & { mns: { poison: { reason: string; deliveries: number; action: string } }; error: { message: string } }>(helper.getNode('poison'));
+    const [p] = await poison.until(1);
+    assert.equal(p.payload, 'always fails');
+    assert.equal(p.mns.dequeueCount, 3);
+    assert.deepEqual({ ...p.mns.poison, reason: undefined }, { reason: undefined, deliveries: 3, maxDeliveries: 2, action: 'delete' });
+    assert.equal(p.mns.poison.reason, 'delivered 3 times, more than the maximum of 2; last failure: a node in the flow ended it with an error');
+    assert.equal(p.error.message, p.mns.poison.reason);
+    await deleted;
+    assert.equal(local.mns.messages('work').length, 0);
+  });
+
+  it('a body that cannot be decoded is reported each time and, past the maximum, leaves on output 2 (kept hidden if asked)', async function () {
+    local.mns.send('work', 'not json');
+    await helper.load(mnsNodes, flow(local, { maxDeliveries: '1', payloadFormat: 'json', poisonAction: 'keep' }), credentialsSecrets);
+    const poison = new Collector<InMsg & { mns: { poison: { reason: string; action: string } } }>(helper.getNode('poison'));
+    const [p] = await poison.until(1);
+    assert.match(p.mns.poison.reason, /^delivered 2 times, more than the maximum of 1; last failure: cannot decode: the message body is not JSON/);
+    assert.equal(p.mns.poison.action, 'keep');
+    assert.equal(p.payload, 'not json', 'the body as received');
+    // Kept: still in the queue, hidden for 12 h.
+    await new Promise<void>((resolve) => {
+      const check = (): void => {
+        const [m] = local.mns.messages('work');
+        if (m && m.nextVisibleTime - Date.now() > 3600_000) resolve();
+        else setTimeout(check, 20);
+      };
+      check();
+    });
+    assert.equal(new Collector(helper.getNode('out')).got.length, 0);
   });
 
   it('ack mode "right after sending" deletes at once', async function () {

@@ -35,6 +35,36 @@ export interface MnsClientOptions extends EndpointOptions {
   connectTimeoutMs?: number;
   /** Upper bound of sockets kept to the endpoint (default: unlimited, as Node's agent). */
   maxSockets?: number;
+  /**
+   * A keep-alive agent shared with other clients (the MNS endpoint config node's, see createMnsAgent); close()
+   * and abortInFlight() then end only this client's requests and leave the agent to its owner.
+   */
+  agent?: http.Agent;
+}
+
+/**
+ * The keep-alive agent for an MNS endpoint, with a connect timeout on connecting only (each call has its own read
+ * timeout, and a long poll waits longer than a connect may take).
+ */
+export function createMnsAgent(endpoint: string, o: { connectTimeoutMs?: number; maxSockets?: number } = {}): http.Agent {
+  const options = { keepAlive: true, maxSockets: o.maxSockets ?? Infinity, scheduling: 'lifo' as const };
+  const agent = endpoint.startsWith('https:') ? new https.Agent(options) : new http.Agent(options);
+  const connectTimeoutMs = o.connectTimeoutMs ?? 5_000;
+  const create = agent.createConnection.bind(agent) as (o: unknown, cb?: unknown) => net.Socket;
+  (agent as unknown as { createConnection: (o: unknown, cb?: unknown) => net.Socket }).createConnection = (opts, cb) => {
+    const socket = create(opts, cb);
+    if (socket.connecting) {
+      const timer = setTimeout(() => {
+        socket.destroy(Object.assign(new Error(`ConnectTimeout: no connection to ${endpoint} within ${connectTimeoutMs} ms`), { code: 'ETIMEDOUT' }));
+      }, connectTimeoutMs);
+      timer.unref();
+      socket.once('connect', () => clearTimeout(timer));
+      socket.once('secureConnect', () => clearTimeout(timer));
+      socket.once('close', () => clearTimeout(timer));
+    }
+    return socket;
+  };
+  return agent;
 }
 
 export interface PublishResult {
@@ -101,6 +131,9 @@ export class MnsClient {
   private readonly timeoutMs: number;
   private readonly connectTimeoutMs: number;
   private agent: http.Agent;
+  private readonly sharedAgent: boolean;
+  /** Requests of this client still open (ended by close()/abortInFlight() when the agent is shared). */
+  private readonly requests = new Set<http.ClientRequest>();
   private target: PublishTarget;
   private readonly maxSockets?: number;
   private closed = false;
@@ -116,7 +149,8 @@ export class MnsClient {
     this.timeoutMs = o.timeoutMs ?? 10_000;
     this.connectTimeoutMs = o.connectTimeoutMs ?? 5_000;
     this.maxSockets = o.maxSockets;
-    this.agent = this.newAgent();
+    this.sharedAgent = o.agent !== undefined;
+    this.agent = o.agent ?? this.newAgent();
     const url = new URL(this.endpoint);
     this.target = {
       secure: url.protocol === 'https:',
@@ -125,6 +159,13 @@ export class MnsClient {
       agent: this.agent,
       timeoutMs: this.timeoutMs,
       isClosed: () => this.closed,
+      // Only a shared agent needs per-request bookkeeping: an own agent is destroyed whole.
+      track: this.sharedAgent
+        ? (req) => {
+            this.requests.add(req);
+            req.once('close', () => this.requests.delete(req));
+          }
+        : undefined,
     };
   }
 
@@ -158,37 +199,31 @@ export class MnsClient {
   }
 
   private newAgent(): http.Agent {
-    const options = { keepAlive: true, maxSockets: this.maxSockets ?? Infinity, scheduling: 'lifo' as const };
-    const agent = this.endpoint.startsWith('https:') ? new https.Agent(options) : new http.Agent(options);
-    // The connect timeout is enforced here, on connecting only; each call has its own read timeout (a long poll
-    // waits longer than a connect may take).
-    const connectTimeoutMs = this.connectTimeoutMs;
-    const create = agent.createConnection.bind(agent) as (o: unknown, cb?: unknown) => net.Socket;
-    (agent as unknown as { createConnection: (o: unknown, cb?: unknown) => net.Socket }).createConnection = (o, cb) => {
-      const socket = create(o, cb);
-      if (socket.connecting) {
-        const timer = setTimeout(() => {
-          socket.destroy(Object.assign(new Error(`ConnectTimeout: no connection to ${this.endpoint} within ${connectTimeoutMs} ms`), { code: 'ETIMEDOUT' }));
-        }, connectTimeoutMs);
-        timer.unref();
-        socket.once('connect', () => clearTimeout(timer));
-        socket.once('secureConnect', () => clearTimeout(timer));
-        socket.once('close', () => clearTimeout(timer));
-      }
-      return socket;
-    };
-    return agent;
+    return createMnsAgent(this.endpoint, { connectTimeoutMs: this.connectTimeoutMs, maxSockets: this.maxSockets });
+  }
+
+  /** Destroys this client's requests still open (a shared agent's sockets they hold close with them). */
+  private destroyRequests(): void {
+    const open = [...this.requests];
+    this.requests.clear();
+    for (const r of open) r.destroy();
   }
 
   /** Ends every in-flight call (a long poll included) and refuses new ones. */
   close(): void {
     this.closed = true;
     this.abortAll(new MnsError({ code: 'Closed', status: 0, source: 'local', retryable: false, message: 'MNS call aborted: the client was closed' }));
-    this.agent.destroy();
+    if (this.sharedAgent) this.destroyRequests();
+    else this.agent.destroy();
   }
 
   /** Aborts in-flight calls (they reject with NetworkError) but keeps the client usable. */
   abortInFlight(): void {
+    if (this.sharedAgent) {
+      this.abortAll(new MnsError({ code: 'Aborted', status: 0, source: 'local', retryable: true, message: 'MNS call aborted before an answer arrived (it may or may not have taken effect)' }));
+      this.destroyRequests();
+      return;
+    }
     const old = this.agent;
     this.agent = this.newAgent();
     this.abortAll(new MnsError({ code: 'Aborted', status: 0, source: 'local', retryable: true, message: 'MNS call aborted before an answer arrived (it may or may not have taken effect)' }));

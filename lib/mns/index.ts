@@ -1,5 +1,5 @@
 // MNS: our own data-plane client, typed errors, retry policy and the bounded publish queue.
-export { MnsClient, type MnsClientOptions, type CredentialSource, type PublishResult, type ReceivedMessage, type DeleteFailure, type ChangeVisibilityResult } from './client';
+export { MnsClient, createMnsAgent, type MnsClientOptions, type CredentialSource, type PublishResult, type ReceivedMessage, type DeleteFailure, type ChangeVisibilityResult } from './client';
 export { MnsError, isRetryableCode, type MnsErrorSource } from './errors';
 export { mnsEndpoint, endpointFromFields, wholeNumberField, type EndpointOptions, type EndpointFields, type MnsNetwork } from './endpoint';
 export { ALIBABA_RETRY, ManualClock, flushMicrotasks, parseRetryPolicy, retryDelay, systemClock, type Clock, type RetryPolicy } from './retry';

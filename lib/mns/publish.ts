@@ -164,6 +164,8 @@ export interface PublishTarget {
   timeoutMs: number;
   /** Checked right before the request is sent: a closed client sends nothing more. */
   isClosed(): boolean;
+  /** Told of each request sent, so that its client can end it (close, abort) when the agent is shared. */
+  track?(req: http.ClientRequest): void;
 }
 
 export interface PublishAnswer {
@@ -252,6 +254,7 @@ export function postPublish(target: PublishTarget, creds: Credentials, topic: st
     }
     const options: http.RequestOptions = { host: target.hostname, port: target.port, method: 'POST', path: resource, agent: target.agent, headers };
     const req = target.secure ? https.request(options) : http.request(options);
+    target.track?.(req);
     const startTimer = (): void => {
       if (settled || timer) return;
       timer = setTimeout(() => {

@@ -99,6 +99,7 @@ export function mnsRequest(target: PublishTarget, creds: Credentials, r: MnsRequ
     }
     const options: http.RequestOptions = { host: target.hostname, port: target.port, method: r.method, path: r.resource, agent: target.agent, headers };
     const req = target.secure ? https.request(options) : http.request(options);
+    target.track?.(req);
     const startTimer = (): void => {
       if (settled || timer) return;
       timer = setTimeout(() => {

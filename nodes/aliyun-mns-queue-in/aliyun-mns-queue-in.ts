@@ -12,6 +12,7 @@ import { MnsClient, QueueConsumer, decodeMessage, type PoisonInfo, type Received
 import { mnsInfo, normaliseQueueIn, type NormalisedQueueIn, type QueueInConfig } from './queue-in-io';
 import type { AliyunCredentialsNode } from '../aliyun-credentials/aliyun-credentials';
 import { CompletionTracker, hasCompletionHooks } from '../shared/completion';
+import { resolveMnsEndpoint, type ResolvedEndpoint } from '../shared/mns-endpoint';
 
 const TYPE = 'aliyun-mns-queue-in';
 const STATUS_INTERVAL_MS = 250;
@@ -30,11 +31,11 @@ export default function (RED: NodeAPI): void {
     const node = this;
     let cfg: NormalisedQueueIn | undefined;
     let credsNode: CredentialsConfigNode | undefined;
+    let resolved: ResolvedEndpoint | undefined;
     try {
       cfg = normaliseQueueIn(def);
-      const found = def.aliyunCredentials ? (RED.nodes.getNode(def.aliyunCredentials) as unknown as CredentialsConfigNode | null) : null;
-      if (!found || typeof found.getCredentials !== 'function') throw new Error(t('errors.no-credentials'));
-      credsNode = found;
+      resolved = resolveMnsEndpoint(RED, def, t);
+      credsNode = resolved.credentials;
       if (cfg.ackMode === 'complete' && !hasCompletionHooks(RED)) throw new Error(t('errors.no-hooks'));
     } catch (err) {
       node.status({ fill: 'red', shape: 'ring', text: t('status.invalid-config') });
@@ -140,7 +141,8 @@ export default function (RED: NodeAPI): void {
       node.send([null, msg]);
     };
 
-    const clientOptions = { endpoint: config.endpoint, credentials };
+    // With an endpoint config node, both clients share its keep-alive agent.
+    const clientOptions = { endpoint: (resolved as ResolvedEndpoint).endpoint, credentials, agent: resolved?.agent };
     // Polling and deleting use separate clients, so that close can end the long poll at once while the deletes
     // of messages the flow just finished still go out.
     const pollClient = new MnsClient(clientOptions);

@@ -6,6 +6,8 @@ export type AckMode = 'complete' | 'send';
 
 export interface QueueInConfig {
   name?: string;
+  /** Id of an aliyun-mns-endpoint config node; when set, the per-node endpoint fields below are not used. */
+  mnsEndpoint?: string;
   /** Id of the aliyun-credentials config node (not `credentials`: Node-RED reserves that name). */
   aliyunCredentials?: string;
   endpointType?: 'region' | 'custom';
@@ -41,7 +43,8 @@ export interface NormalisedQueueIn {
 
 export function normaliseQueueIn(c: QueueInConfig): NormalisedQueueIn {
   const custom = c.endpointType === 'custom';
-  const endpoint = endpointFromFields(c);
+  // With an endpoint config node, the endpoint comes from it (resolveMnsEndpoint).
+  const endpoint = c.mnsEndpoint ? '' : endpointFromFields(c);
   const queue = (c.queue ?? '').trim();
   if (!/^[A-Za-z0-9][A-Za-z0-9-]{0,119}$/.test(queue)) throw new Error(`the queue name "${queue}" is invalid: use 1–120 letters, digits and "-", starting with a letter or digit`);
   const payloadFormat = c.payloadFormat ?? 'auto';

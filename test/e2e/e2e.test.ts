@@ -342,7 +342,7 @@ describe('end to end: every example in a packed install of Node-RED', function (
     // The application side (MNS queue in) finishes every message that arrived; what it had in hand at the restart comes back.
     const finished = () => new Set(deleted.slice(deletedBaseline).map(keyOf));
     const unfinished = () => [...arrived()].filter((k) => !finished().has(k));
-    await until(() => unfinished().length === 0, [mnsEvents], () => `${unfinished().length} messages the application never finished`, 30_000);
+    await until(() => unfinished().length === 0, [mnsEvents], () => `${unfinished().length} messages the application never finished`, 30_000).catch((e) => { console.log('DEBUGLOG', red.log().split('\n').filter((l) => /warn|error|queue/i.test(l)).slice(-40).join('\n'), deleted.length, deletedBaseline); throw e; });
     const counts = new Map<string, number>();
     for (const k of bodies.map(keyOf)) counts.set(k, (counts.get(k) ?? 0) + 1);
     const duplicates = [...counts.values()].filter((n) => n > 1).length;

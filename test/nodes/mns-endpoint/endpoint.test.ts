@@ -53,6 +53,24 @@ describe('aliyun-mns-endpoint config node', function () {
     assert.ok(sockets >= 1, 'the shared agent carried the requests');
   });
 
+  it('queue in over the shared agent still stops at once in the middle of a 30 s long poll and leaves no socket open', async function () {
+    const flow = [
+      { id: 'tab', type: 'tab', label: 'test' },
+      credentialsConfig(),
+      endpointConfig(local),
+      { id: 'in', type: 'aliyun-mns-queue-in', z: 'tab', mnsEndpoint: 'ep', queue: 'app', waitSeconds: '30', wires: [[], []] },
+    ];
+    await helper.load(mnsNodes, flow as unknown as helper.TestFlows, credentialsSecrets);
+    await new Promise<void>((resolve) => local.mns.events.once('long-poll', () => resolve()));
+    const agent = (helper.getNode('ep') as unknown as EndpointFace).agent();
+    assert.equal(Object.values(agent.sockets).flat().length, 1, 'the long poll holds a socket of the shared agent');
+    const t0 = Date.now();
+    await helper.unload();
+    assert.ok(Date.now() - t0 < 2000, `close took ${Date.now() - t0} ms`);
+    const open = [...Object.values(agent.sockets).flat(), ...Object.values(agent.freeSockets).flat()].filter((sock) => sock && !sock.destroyed);
+    assert.equal(open.length, 0, 'no socket left open');
+  });
+
   it('the error record takes actionRegion from the config region, not the endpoint host', async function () {
     const flow = [
       { id: 'tab', type: 'tab', label: 'test' },

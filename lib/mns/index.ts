@@ -30,3 +30,4 @@ export {
   type Unwrapped,
 } from './envelope';
 export { QueueConsumer, type ConsumerOptions, type ConsumerStats, type PoisonAction, type PoisonInfo, type QueueClient } from './consumer';
+export { MAX_PUSH_BODY_BYTES, PushVerifier, fetchPem, type PushRequest, type PushVerdict, type PushVerifierOptions } from './push-verify';

@@ -259,7 +259,7 @@ export class Journal {
   /** The record is safe at its destination: forget it (written with the next batch). Unknown seqs are ignored. */
   ack(seq: number): void {
     const p = this.pending.get(seq);
-    if (!p) return;
+    if (!p || this.closed) return; // closed: it stays on disk and comes again at the next open (at least once)
     this.pending.delete(seq);
     this.pendingBytes -= p.data.length;
     p.seg.live--;

@@ -150,6 +150,8 @@ export default function (RED: NodeAPI): void {
       if (cfg.outbox && userDir) {
         const j = new Journal({ dir: path.join(userDir, 'aliyun-outbox', node.id), maxCount: cfg.outboxLimit, maxBytes: cfg.outboxBytes });
         journal = j;
+        // For diagnostics and `npm run bench` (fsync batch sizes); not part of the node's interface.
+        (node as unknown as { outboxStats?: () => unknown }).outboxStats = () => j.stats;
         journalReady = j.open().then(
           (records) => {
             // What an earlier run left: published first, in its order, before anything new.

@@ -1,7 +1,7 @@
 // `npm run bench`: every performance claim of the package, as ratios against a baseline measured in the same run.
 import { benchSql } from './sql';
 import { benchFlow } from './flow';
-import { benchIngest } from './ingest';
+import { benchAck, benchIngest } from './ingest';
 import { benchMns } from './mns';
 import type { Verdict } from './measure';
 
@@ -11,6 +11,7 @@ async function main() {
     ['sql', benchSql],
     ['flow', benchFlow],
     ['ingest', benchIngest],
+    ['ack', benchAck],
     ['mns', benchMns],
   ];
   console.log(`node ${process.version} · ${process.platform}/${process.arch}`);

@@ -89,6 +89,8 @@ async function startIotService(ctx: EmulatorContext): Promise<EmulatorService> {
   const urls: Record<string, string> = { 'iot-mqtt': iot.mqttUrl };
   if (iot.wsUrl) urls['iot-ws'] = iot.wsUrl;
   if (iot.openApiUrl) urls['iot-openapi'] = iot.openApiUrl;
+  if (iot.amqp?.url) urls['iot-amqp'] = iot.amqp.url;
+  if (iot.amqp?.tlsUrl) urls['iot-amqps'] = iot.amqp.tlsUrl;
   return { name: 'iot', urls, stop: () => iot.stop() };
 }
 
@@ -117,6 +119,8 @@ export const DEMO_DEVICES = ['sensor-01', 'sensor-02', 'sensor-03'].map((deviceN
   deviceName,
   deviceSecret: `local-demo-device-secret-0${i + 1}`,
 }));
+/** The consumer group of the local AMQP server-side subscription the demo's "Fleet from the cloud" flow uses. */
+export const DEMO_CONSUMER_GROUP = 'demo-fleet-group';
 /** The application account of the local IoT broker: may subscribe to and publish on every topic. */
 export const DEMO_APPLICATION = { username: 'node-red-app', password: 'local-demo-app-password' };
 
@@ -141,6 +145,7 @@ export function defaultConfig(): LocalCloudConfig {
       products: [{ productKey: DEMO_PRODUCT_KEY, accountId: DEMO_ACCOUNT_ID }],
       devices: DEMO_DEVICES.map((d) => ({ ...d })),
       application: { ...DEMO_APPLICATION },
+      amqp: { port: 0, tlsPort: 0, groups: [{ id: DEMO_CONSUMER_GROUP, accountId: DEMO_ACCOUNT_ID }, { id: 'DEFAULT_GROUP', accountId: DEMO_ACCOUNT_ID }] },
     },
   };
 }

@@ -477,7 +477,7 @@ export class LocalAmqpServer {
 /** Credit left once the deliveries rhea has queued but not yet written are counted (it counts them at write time). */
 function available(sender: Sender): number {
   const out = (sender as unknown as { session: { outgoing: { next_delivery_id: number; next_pending_delivery: number } } }).session.outgoing;
-  return sender.credit - (out.next_delivery_id - out.next_pending_delivery);
+  return (sender as unknown as { credit: number }).credit - (out.next_delivery_id - out.next_pending_delivery);
 }
 
 /**

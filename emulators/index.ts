@@ -121,6 +121,9 @@ export const DEMO_DEVICES = ['sensor-01', 'sensor-02', 'sensor-03'].map((deviceN
 }));
 /** The consumer group of the local AMQP server-side subscription the demo's "Fleet from the cloud" flow uses. */
 export const DEMO_CONSUMER_GROUP = 'demo-fleet-group';
+/** MNS topic and queue of the "Fleet from the cloud" example (apart from the full-path example's, so counts stay apart). */
+export const DEMO_FLEET_TOPIC = 'iot-fleet-hot';
+export const DEMO_FLEET_QUEUE = 'app-fleet-hot';
 /** The application account of the local IoT broker: may subscribe to and publish on every topic. */
 export const DEMO_APPLICATION = { username: 'node-red-app', password: 'local-demo-app-password' };
 
@@ -133,9 +136,12 @@ export function defaultConfig(): LocalCloudConfig {
     mns: {
       region: DEMO_REGION,
       port: 0,
-      topics: [{ name: DEMO_MNS_TOPIC }],
-      queues: [{ name: DEMO_MNS_QUEUE }],
-      subscriptions: [{ topic: DEMO_MNS_TOPIC, name: `${DEMO_MNS_QUEUE}-sub`, queue: DEMO_MNS_QUEUE, notifyContentFormat: 'SIMPLIFIED' }],
+      topics: [{ name: DEMO_MNS_TOPIC }, { name: DEMO_FLEET_TOPIC }],
+      queues: [{ name: DEMO_MNS_QUEUE }, { name: DEMO_FLEET_QUEUE }],
+      subscriptions: [
+        { topic: DEMO_MNS_TOPIC, name: `${DEMO_MNS_QUEUE}-sub`, queue: DEMO_MNS_QUEUE, notifyContentFormat: 'SIMPLIFIED' },
+        { topic: DEMO_FLEET_TOPIC, name: `${DEMO_FLEET_QUEUE}-sub`, queue: DEMO_FLEET_QUEUE, notifyContentFormat: 'SIMPLIFIED' },
+      ],
     },
     iot: {
       mqttPort: 0,

@@ -61,6 +61,8 @@ export interface AmqpServerOptions {
   maxClockSkewMs?: number;
   /** Backlog kept per group (default 1 000 000 messages; older ones are dropped and counted). */
   maxBacklog?: number;
+  /** Messages assigned to one client and waiting for its credit, at most (default 5 000). */
+  maxAssignedPerClient?: number;
 }
 
 export interface AmqpClientInfo {
@@ -107,6 +109,8 @@ interface Client {
   sender?: Sender;
   group?: Group;
   receiverTimer?: NodeJS.Timeout;
+  /** Messages assigned to this client in the group's rotation and not yet sent (waiting for its credit). */
+  assigned: Pending[];
 }
 
 interface Inflight {
@@ -168,6 +172,7 @@ export class LocalAmqpServer {
       idleTimeoutRange: [30_000, 300_000],
       maxClockSkewMs: 15 * 60_000,
       maxBacklog: 1_000_000,
+      maxAssignedPerClient: 5_000,
       ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)),
     } as LocalAmqpServer['o'];
     for (const g of options.groups ?? [{ id: 'DEFAULT_GROUP' }]) this.addGroup(g);
@@ -286,7 +291,8 @@ export class LocalAmqpServer {
   stats(groupId: string): GroupStats {
     const g = this.groups.get(groupId);
     if (!g) throw new Error(`no consumer group ${groupId}`);
-    return { ...g.stats, backlog: g.backlog.length, inflight: g.inflight.size, clients: g.clients.length };
+    const assigned = g.clients.reduce((n, c) => n + c.assigned.length, 0);
+    return { ...g.stats, backlog: g.backlog.length + assigned, inflight: g.inflight.size, clients: g.clients.length };
   }
 
   refusals(): AmqpRefusal[] {
@@ -359,6 +365,7 @@ export class LocalAmqpServer {
     }
     const client: Client = {
       connection,
+      assigned: [],
       info: { connectionId: `c${++this.connSeq}`, clientId: parsed.clientId, consumerGroupId: group.spec.id, authMode: p.authMode, accessKeyId: p.authId, connectedAt: Date.now() },
     };
     client.group = group;
@@ -397,7 +404,7 @@ export class LocalAmqpServer {
     if (!g) return;
     g.clients = g.clients.filter((c) => c !== client);
     // Whatever it held unsettled goes back to the front, to be delivered to the others (or to it when it returns).
-    const back: Pending[] = [];
+    const back: Pending[] = client.assigned.splice(0);
     for (const [d, f] of g.inflight) {
       if (f.client !== client) continue;
       clearTimeout(f.timer);
@@ -408,31 +415,45 @@ export class LocalAmqpServer {
       g.stats.redelivered += back.length;
       g.backlog.unshift(...back);
     }
+    client.sender = undefined;
     this.events.emit('client-gone', { ...client.info });
     this.pump(g);
   }
 
   // ---- delivery ----
 
+  /**
+   * Messages are assigned to the group's clients in strict rotation (as the platform spreads a group's partitions
+   * over its clients: a slower client gets as many messages, and they wait for it), and each client is sent its own
+   * as its credit allows. A client that already has `maxAssignedPerClient` waiting is skipped, so one stalled client
+   * cannot hold the whole stream.
+   */
   private pump(g: Group): void {
     if (this.stopped) return;
     while (g.backlog.length > 0) {
-      const client = this.pick(g);
-      if (!client) return;
-      const item = g.backlog.shift()!;
-      item.deliveries++;
-      const delivery = client.sender!.send({ body: rheaMessage.data_section(item.msg.body), application_properties: item.msg.properties, message_id: String(item.msg.properties.messageId ?? '') });
-      const timer = setTimeout(() => this.expire(g, delivery), this.o.redeliverAfterMs);
-      g.inflight.set(delivery, { item, client, timer });
-      g.stats.delivered++;
+      const client = this.nextInRotation(g);
+      if (!client) break;
+      client.assigned.push(g.backlog.shift()!);
+    }
+    for (const client of g.clients) {
+      const sender = client.sender;
+      if (!sender || !sender.is_open()) continue;
+      while (client.assigned.length > 0 && available(sender) > 0) {
+        const item = client.assigned.shift()!;
+        item.deliveries++;
+        const delivery = sender.send({ body: rheaMessage.data_section(item.msg.body), application_properties: item.msg.properties, message_id: String(item.msg.properties.messageId ?? '') });
+        const timer = setTimeout(() => this.expire(g, delivery), this.o.redeliverAfterMs);
+        g.inflight.set(delivery, { item, client, timer });
+        g.stats.delivered++;
+      }
     }
   }
 
-  /** The next client of the group with credit, round robin. */
-  private pick(g: Group): Client | undefined {
+  /** The next client in the group's rotation that has a receiver and room for more assigned messages. */
+  private nextInRotation(g: Group): Client | undefined {
     for (let i = 0; i < g.clients.length; i++) {
       const c = g.clients[(g.next + i) % g.clients.length];
-      if (c.sender && c.sender.is_open() && available(c.sender) > 0) {
+      if (c.sender && c.sender.is_open() && c.assigned.length < this.o.maxAssignedPerClient) {
         g.next = (g.next + i + 1) % g.clients.length;
         return c;
       }

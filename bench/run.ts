@@ -3,6 +3,7 @@ import { benchSql } from './sql';
 import { benchFlow } from './flow';
 import { benchIngest } from './ingest';
 import { benchMns } from './mns';
+import { benchAmqp } from './amqp';
 import type { Verdict } from './measure';
 
 async function main() {
@@ -12,6 +13,7 @@ async function main() {
     ['flow', benchFlow],
     ['ingest', benchIngest],
     ['mns', benchMns],
+    ['amqp', benchAmqp],
   ];
   console.log(`node ${process.version} · ${process.platform}/${process.arch}`);
   const verdicts: Verdict[] = [];

@@ -245,6 +245,15 @@ export class LocalAmqpServer {
     }
   }
 
+  /** Puts one message into one consumer group only (benchmarks, tests of one group). */
+  publishTo(groupId: string, msg: AmqpMessage): void {
+    const g = this.groups.get(groupId);
+    if (!g) throw new Error(`no consumer group ${groupId}`);
+    if (this.stopped) return;
+    g.backlog.push({ msg, deliveries: 0 });
+    this.pump(g);
+  }
+
   /** The Alibaba-style message for a device topic and payload (property posts in the thing-model-parsed form). */
   messageFor(topic: string, payload: Buffer, qos = 0, at = Date.now()): AmqpMessage {
     const messageId = `${at}${String(++this.seq % 1_000_000).padStart(6, '0')}`;

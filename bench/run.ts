@@ -3,6 +3,7 @@ import { benchSql } from './sql';
 import { benchFlow } from './flow';
 import { benchAck, benchIngest } from './ingest';
 import { benchMns } from './mns';
+import { benchAmqp } from './amqp';
 import type { Verdict } from './measure';
 
 async function main() {
@@ -13,6 +14,7 @@ async function main() {
     ['ingest', benchIngest],
     ['ack', benchAck],
     ['mns', benchMns],
+    ['amqp', benchAmqp],
   ];
   console.log(`node ${process.version} · ${process.platform}/${process.arch}`);
   const verdicts: Verdict[] = [];

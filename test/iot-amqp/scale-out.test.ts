@@ -4,7 +4,6 @@
 // reach the MNS queue at least once. Duplicates (expected: what the killed process had published but not yet
 // acknowledged) are counted and printed. AMQP_SCALE_TOTAL sets the number of messages (default 30 000).
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import type { MqttClient } from 'mqtt';
 import { start, DEMO_ACCESS_KEY, DEMO_DEVICES, type LocalCloud } from '../../emulators';
 import { signDevice } from '../../lib/iot/signing';
@@ -35,16 +34,8 @@ function flowFor(cloud: LocalCloud, i: number): { flows: FlowNode[]; credentials
   return { flows, credentials: { creds: { accessKeyId: DEMO_ACCESS_KEY.accessKeyId, accessKeySecret: DEMO_ACCESS_KEY.accessKeySecret } } };
 }
 
-/** The pid listening on a TCP port (the Node-RED process itself, not its process group). */
-function pidOnPort(port: number): number {
-  const out = execFileSync('ss', ['-ltnpH', `sport = :${port}`], { encoding: 'utf8' });
-  const m = /pid=(\d+)/.exec(out);
-  if (!m) throw new Error(`no process listens on ${port}: ${out}`);
-  return Number(m[1]);
-}
-
 describe(`AMQP scale-out: 3 Node-RED processes in one consumer group, ${TOTAL} device messages`, function () {
-  this.timeout(Math.max(600_000, TOTAL * 40));
+  this.timeout(900_000);
   let cloud: LocalCloud;
   const reds: Array<RedProcess | undefined> = [];
   const devices: MqttClient[] = [];
@@ -98,7 +89,7 @@ describe(`AMQP scale-out: 3 Node-RED processes in one consumer group, ${TOTAL} d
     const phase1 = Math.floor(TOTAL / 3);
     const t0 = Date.now();
     await publish(phase1);
-    await waitUntil('phase 1 in the queue', allUpTo(phase1), TOTAL * 30);
+    await waitUntil('phase 1 in the queue', allUpTo(phase1), 180_000);
     const shares = [1, 2, 3].map((i) => acceptedBy.get(`scale-p${i}`) ?? 0);
     const mean = shares.reduce((a, b) => a + b, 0) / 3;
     console.log(`      split of the first ${phase1} (accepted per process): ${shares.join(' / ')} in ${Date.now() - t0} ms`);
@@ -107,15 +98,12 @@ describe(`AMQP scale-out: 3 Node-RED processes in one consumer group, ${TOTAL} d
     // Phase 2: the rest; process 2 is killed with -9 once a sixth of it has arrived, then started again.
     const killAt = phase1 + Math.floor((TOTAL - phase1) / 6);
     const publishing = publish(TOTAL);
-    await waitUntil('mid-stream', () => arrived.size >= killAt, TOTAL * 30);
-    const victim = reds[1]!;
-    process.kill(pidOnPort(victim.port), 'SIGKILL');
-    await victim.stop();
-    await waitUntil('the killed client left the group', () => !cloud.iot!.amqp!.clientsOf(GROUP).some((c) => c.clientId === 'scale-p2'), 30_000);
-    const { flows, credentials } = flowFor(cloud, 2);
-    reds[1] = await startNodeRed({ install: 'link', flows, credentials, timeoutMs: 90_000 });
+    await waitUntil('mid-stream', () => arrived.size >= killAt, 180_000);
+    // A crash, then a start on the same user directory, as a supervisor (systemd, Docker) restarts Node-RED: the
+    // topic-out node's outbox journal there still holds what the flow had finished but MNS had not taken yet.
+    await reds[1]!.crash();
     await publishing;
-    await waitUntil('every message in the queue', allUpTo(TOTAL), TOTAL * 30);
+    await waitUntil('every message in the queue', allUpTo(TOTAL), 300_000);
     await waitUntil('nothing left unacknowledged', () => {
       const s = cloud.iot!.amqp!.stats(GROUP);
       return s.backlog === 0 && s.inflight === 0;

@@ -151,6 +151,8 @@ export class LocalAmqpServer {
   private readonly container = create_container({ id: 'local-iot-amqp' });
   private readonly servers: Server[] = [];
   private readonly sockets = new Set<Socket>();
+  /** Connections that opened, to end rhea's side of those whose socket is destroyed here. */
+  private readonly opened = new Set<Connection>();
   private readonly groups = new Map<string, Group>();
   private readonly clients = new Map<Connection, Client>();
   private readonly refusalLog: AmqpRefusal[] = [];
@@ -178,7 +180,10 @@ export class LocalAmqpServer {
     for (const g of options.groups ?? [{ id: 'DEFAULT_GROUP' }]) this.addGroup(g);
     this.events.setMaxListeners(0);
     this.container.sasl_server_mechanisms.enable_plain((username: string, password: string) => this.login(username, password));
-    this.container.on('connection_open', (ctx: EventContext) => this.onOpen(ctx));
+    this.container.on('connection_open', (ctx: EventContext) => {
+      this.opened.add(ctx.connection);
+      this.onOpen(ctx);
+    });
     this.container.on('sender_open', (ctx: EventContext) => this.onReceiverAttached(ctx));
     this.container.on('receiver_open', (ctx: EventContext) => this.closeWith(ctx.connection, 'amqp:not-allowed', 'a subscription connection may not open a sender'));
     this.container.on('sendable', (ctx: EventContext) => {
@@ -188,7 +193,10 @@ export class LocalAmqpServer {
     this.container.on('accepted', (ctx: EventContext) => this.disposition(ctx.delivery!, 'accepted'));
     this.container.on('released', (ctx: EventContext) => this.disposition(ctx.delivery!, 'released'));
     this.container.on('rejected', (ctx: EventContext) => this.disposition(ctx.delivery!, 'released'));
-    this.container.on('disconnected', (ctx: EventContext) => this.gone(ctx.connection));
+    this.container.on('disconnected', (ctx: EventContext) => {
+      this.opened.delete(ctx.connection);
+      this.gone(ctx.connection);
+    });
     this.container.on('connection_close', (ctx: EventContext) => this.gone(ctx.connection));
     this.container.on('error', () => undefined);
     this.container.on('connection_error', () => undefined);
@@ -206,7 +214,16 @@ export class LocalAmqpServer {
         this.servers.push(server);
         server.on('connection', (s: Socket) => {
           this.sockets.add(s);
-          s.on('close', () => this.sockets.delete(s));
+          let ended = false;
+          s.once('end', () => {
+            ended = true;
+          });
+          s.on('close', () => {
+            this.sockets.delete(s);
+            // rhea learns of a closed socket only from 'end' or 'error'; one destroyed here (stop, a dropped-connection
+            // fault) gives neither, and its connection would keep its idle-timeout timers (and the process) alive.
+            if (!ended) this.endOf(s);
+          });
         });
         server.once('error', reject);
         server.once('listening', () => resolve((server.address() as { port: number }).port));
@@ -282,6 +299,16 @@ export class LocalAmqpServer {
 
   clearFaults(): void {
     this.faults = {};
+  }
+
+  /** Tells rhea that the connection on a socket that closed without an end of stream is gone. */
+  private endOf(socket: Socket): void {
+    for (const c of this.opened) {
+      const conn = c as unknown as { socket?: Socket; eof?: () => void };
+      if (conn.socket !== socket) continue;
+      this.opened.delete(c);
+      conn.eof?.();
+    }
   }
 
   /** Drops every client connection (sockets destroyed, no close frame), as a network fault would. */

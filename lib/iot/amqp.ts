@@ -8,6 +8,17 @@ import { create_container, type Connection, type Delivery, type EventContext, ty
 import { alinkId, decodePayload, generateMessageId, type PayloadFormat } from './alink';
 import { parseTopic, type TopicClass } from './topics';
 
+/**
+ * Destroys a connection's socket and ends rhea's side of it. rhea learns that a socket closed only from its 'end' or
+ * 'error' events, which a local destroy does not give: the connection would keep its idle-timeout timers (up to twice
+ * the idle timeout) and with them the process alive after the node closed.
+ */
+function destroyConnection(c: Connection): void {
+  c.socket?.destroy();
+  const internal = c as unknown as { eof?: () => void; heartbeat_in?: unknown; heartbeat_out?: unknown; abort_idle?: unknown };
+  if (internal.heartbeat_in || internal.heartbeat_out || internal.abort_idle) internal.eof?.();
+}
+
 /** Why the connection is down, in the user's words. */
 export type AmqpTrouble = 'signature' | 'group' | 'throttled' | 'network' | 'refused' | 'credentials' | 'config';
 
@@ -140,7 +151,7 @@ export class AmqpSubscription {
     if (c) {
       await new Promise<void>((resolve) => {
         const done = setTimeout(() => {
-          c.socket?.destroy();
+          destroyConnection(c);
           resolve();
         }, 2000);
         const finish = (): void => {
@@ -151,11 +162,11 @@ export class AmqpSubscription {
         c.once('disconnected', finish);
         if (c.is_open()) c.close();
         else {
-          c.socket?.destroy();
+          destroyConnection(c);
           finish();
         }
       });
-      c.socket?.destroy();
+      destroyConnection(c);
     }
     this.emit({ state: 'stopped' });
   }
@@ -205,7 +216,7 @@ export class AmqpSubscription {
       this.connection = undefined;
       this.receiver = undefined;
       if (this.connectTimer) clearTimeout(this.connectTimer);
-      c?.socket?.destroy();
+      if (c) destroyConnection(c);
       if (!this.stopped) this.retry(classifyAmqpError(err));
     };
     let connection: Connection;

@@ -201,7 +201,8 @@ describe('aliyun-local CLI', () => {
   });
 
   it('stops on SIGINT with exit code 0', async () => {
-    const { child, ready, output } = runCli(['--sts-port', '0', '--sts-https-port', '0']);
+    // Not the default ports: another test run or a running `npm run local-cloud` may hold them.
+    const { child, ready, output } = runCli(['--base-port', String(await freePortRange(SERVICES.length)), '--sts-https-port', '0']);
     await ready;
     assert.match(output(), /sts-https\s+https:\/\/127\.0\.0\.1:\d+/);
     const exited = once(child, 'exit');

@@ -199,9 +199,6 @@ const URL_NOTES: Record<string, string> = {
   'iot-ws': 'IoT MQTT broker over WebSocket',
   'iot-openapi': 'IoT OpenAPI endpoint: device out in OpenAPI Pub mode',
 };
-/** Devices listed one by one; more are counted. */
-const BANNER_DEVICES = 12;
-
 /**
  * The text printed once the local cloud runs: every URL, local test key, name and device a user types into a Node-RED
  * dialog, all read from the running cloud.
@@ -240,8 +237,7 @@ export function banner(cloud: LocalCloud, run: { simulated?: { devices: number; 
     }
     const devices = cloud.iot.registry.listDevices();
     lines.push(`  devices: productKey, deviceName, deviceSecret (local test secrets)${devices.length ? '' : ' — none registered'}`);
-    for (const d of devices.slice(0, BANNER_DEVICES)) lines.push(`    ${d.productKey}  ${d.deviceName}  ${d.deviceSecret}${d.enabled ? '' : '  (disabled)'}`);
-    if (devices.length > BANNER_DEVICES) lines.push(`    … and ${devices.length - BANNER_DEVICES} more of the same kind`);
+    for (const d of devices) lines.push(`    ${d.productKey}  ${d.deviceName}  ${d.deviceSecret}${d.enabled ? '' : '  (disabled)'}`);
     if (run.simulated) lines.push(row('simulating', `${run.simulated.devices} device(s), a property post every ${run.simulated.intervalMs} ms each`));
   }
 
@@ -251,6 +247,7 @@ export function banner(cloud: LocalCloud, run: { simulated?: { devices: number; 
   lines.push('', 'Faults (README, section "The local cloud": Faults)');
   lines.push(row('STS', `curl -X PUT ${cloud.sts.url}/__admin/faults -d '{"throttle":{"count":3}}'`));
   if (cloud.mns) lines.push(row('MNS', `curl -X POST ${cloud.mns.url}/__emulator/faults -d '{"fail":{"kind":"throttle","count":3}}'`));
+  if (cloud.iot?.openApiUrl) lines.push(row('IoT OpenAPI', `curl -X PUT ${cloud.iot.openApiUrl.replace(/\/$/, '')}/__emulator/faults -d '{"throttleNext":3}'`));
   lines.push('', 'Ctrl-C to stop.');
   return lines.join('\n');
 }

@@ -270,11 +270,19 @@ describe('aliyun-local banner', () => {
     assert.match(text, line('broker app password', iotConfig!.application!.password));
   });
 
-  it('prints the CA file, and fault hints that point only at what the package ships', () => {
+  it('prints the CA file, and fault hints that work and point only at what the package ships', async () => {
     assert.ok(fs.existsSync(cloud.caFile));
     assert.match(text, line('CA file', cloud.caFile));
     assert.match(text, line('STS', `curl -X PUT ${cloud.sts.url}/__admin/faults`));
     assert.match(text, line('MNS', `curl -X POST ${cloud.mns!.url}/__emulator/faults`));
+    assert.match(text, line('IoT OpenAPI', `curl -X PUT ${cloud.iot!.openApiUrl.replace(/\/$/, '')}/__emulator/faults`));
+    // Each printed command is accepted by its service (then cleared again).
+    const hints = [...text.matchAll(/curl -X (\w+) (\S+) -d '([^']+)'/g)];
+    assert.equal(hints.length, 3);
+    for (const [, method, url, body] of hints) {
+      assert.equal(await send(method, url, body), 200, `${method} ${url} ${body}`);
+      assert.equal(await send('DELETE', url), 200, `DELETE ${url}`);
+    }
     // No source file (not in the package) is named; the README section it names exists.
     assert.doesNotMatch(text, /\.ts\b/);
     assert.doesNotMatch(text.slice(text.indexOf('\nFaults')), /emulators\/|\.js\b/);
@@ -318,5 +326,17 @@ async function fetchWithCa(url: string): Promise<number> {
     });
     req.once('error', reject);
     req.end();
+  });
+}
+
+/** Status of an unsigned HTTP request with an optional body. */
+function send(method: string, url: string, body?: string): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
+    const req = http.request(url, { method }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.once('error', reject);
+    req.end(body);
   });
 }

@@ -172,6 +172,8 @@ export interface LocalCloud {
   caFile: string;
   /** The first configured RAM user key and role (the demo ones by default). */
   demo: { accessKeyId: string; accessKeySecret: string; accountId: string; roleArn?: string };
+  /** The configuration it runs with (defaults, the config file and the options merged), e.g. for a banner. */
+  config: LocalCloudConfig;
   stop(): Promise<void>;
 }
 
@@ -239,6 +241,7 @@ export async function start(options: StartOptions = {}): Promise<LocalCloud> {
     urls: Object.assign({}, ...services.map((s) => s.urls)) as Record<string, string>,
     caFile: TEST_CA_FILE,
     demo: { accessKeyId: demoKey.accessKeyId, accessKeySecret: demoKey.accessKeySecret, accountId: demoKey.accountId, roleArn: config.roles?.[0]?.arn },
+    config,
     stop: () => (stopped ??= stopAll()),
   };
 }

@@ -553,9 +553,9 @@ export class IotConnection extends EventEmitter {
   }
 
   /**
-   * While on, a message that matches no user waits (unacknowledged) instead of being counted as unrouted: for the
-   * time the users are being (re)created, e.g. a persistent session delivering right after CONNACK. Turning it off
-   * lets a waiting message go on.
+   * While on, every message waits (unacknowledged) instead of being handed to a user or counted as unrouted: for the
+   * time the users and the nodes behind them are being (re)created, e.g. a persistent session delivering right after
+   * CONNACK while Node-RED is still creating the flow. Turning it off lets a waiting message go on.
    */
   holdUnrouted(on: boolean): void {
     this.holding = on;
@@ -709,6 +709,12 @@ export class IotConnection extends EventEmitter {
     let ids: number[] | undefined;
     const sid = packet.properties?.subscriptionIdentifier;
     if (sid !== undefined) ids = Array.isArray(sid) ? sid : [sid];
+    if (this.holding) {
+      // A (re)start is in progress: Node-RED creates the nodes one by one, so those behind a user may not exist yet
+      // and would lose what it sends. Nobody gets it (unacknowledged) until holding ends.
+      this.verdicts.set(packet, { message, packet, ids, levels: ids ? [] : topic.split('/'), got: new Set() });
+      return;
+    }
     let delivered = 0;
     let detached = false;
     const levels = ids ? [] : topic.split('/');
@@ -752,7 +758,7 @@ export class IotConnection extends EventEmitter {
    */
   private recheckWaiting(): void {
     const w = this.waiting;
-    if (!w) return;
+    if (!w || this.holding) return;
     let detached = false;
     for (const u of this.users.values()) {
       if (w.got.has(u.ref) || !this.matches(u, w.ids, w.levels, w.message.topic)) continue;

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser, Page, WebSocket } from 'playwright-core';
 import { startNodeRed, REPO_ROOT, PACKAGE_NAME, type RedProcess } from '../support/red-process';
 import { start as startLocalCloud, type LocalCloud } from '../../emulators';
 import { compileRule } from '../../lib/sql';
@@ -34,6 +34,7 @@ interface Problem {
 /** What the browser page exposes; only the parts the tests touch. */
 interface EditorWindow {
   RED: {
+    _(key: string): string;
     nodes: {
       getType(type: string): { category?: string } | undefined;
       node(id: string): { id: string; type: string; _def: { category?: string } } | undefined;
@@ -94,12 +95,35 @@ describe('editor in a real browser (Chromium + playwright-core)', function () {
     await loadEditor();
   });
 
-  /** (Re)loads the editor and waits until its palette is built from every node definition. */
+  /**
+   * (Re)loads the editor and waits until it has finished loading: palette built from every node definition, the
+   * deployed flows imported (the loading bar is hidden only after that), and the comms WebSocket open (the editor sends
+   * its first frame, a subscription, only once the socket is open), so that debug messages reach the sidebar.
+   */
   async function loadEditor(): Promise<void> {
     phase = 'loading the editor';
+    const commsOpen = new Promise<void>((resolve) => {
+      const onSocket = (ws: WebSocket) => {
+        if (!new URL(ws.url()).pathname.endsWith('/comms')) return;
+        page.off('websocket', onSocket);
+        ws.once('framesent', () => resolve());
+      };
+      page.on('websocket', onSocket);
+    });
     await page.goto(red!.url);
     await page.waitForFunction(() => !!(globalThis as unknown as EditorWindow).RED?.nodes?.getType('inject'), undefined, { timeout: 60_000 });
     await page.waitForSelector('#red-ui-palette-container-common .red-ui-palette-node', { timeout: 60_000 });
+    // The loading bar is created visible and hidden by the editor's last loading step, after the flows are imported.
+    await page.waitForFunction(
+      () => {
+        const G = globalThis as unknown as { document: { querySelector(s: string): unknown }; getComputedStyle(e: unknown): { display: string } };
+        const bar = G.document.querySelector('#red-ui-loading-progress');
+        return !!bar && G.getComputedStyle(bar).display === 'none';
+      },
+      undefined,
+      { timeout: 60_000 },
+    );
+    await commsOpen;
     phase = 'between tests';
   }
 
@@ -366,8 +390,12 @@ describe('editor in a real browser (Chromium + playwright-core)', function () {
     for (const e of EXAMPLES) assert.ok(listed.includes(e), `example "${e}" is not listed under Import → Examples → ${PACKAGE_NAME}`);
     await tab.getByText(wanted, { exact: true }).click();
     await shot('import-examples');
+    const importedText = await page.evaluate(() => (globalThis as unknown as EditorWindow).RED._('clipboard.nodesImported'));
     await page.click('#red-ui-clipboard-dialog-ok');
     await page.waitForSelector('#red-ui-clipboard-dialog-import-tabs', { state: 'hidden' });
+    // The dialog closes before the example is fetched and imported; the editor's "Imported: …" notification is the last
+    // step of an import, once every node is in.
+    await page.locator('.red-ui-notification', { hasText: importedText }).waitFor();
     const example = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'examples', `${wanted}.json`), 'utf8')) as Array<{ id: string; type: string; z?: string; name?: string; label?: string }>;
     const exampleTab = example.find((n) => n.type === 'tab');
     const tabLabel = exampleTab?.label;

@@ -14,7 +14,8 @@ const PORTS = [
 ] as const;
 type PortFlag = (typeof PORTS)[number]['flag'];
 // The last service (AMQP) also takes the port after its own, for TLS.
-const MAX_BASE_PORT = 65535 - PORTS.length;
+const MAX_BASE_PORT_SPAN = PORTS.length;
+const MAX_BASE_PORT = 65535 - MAX_BASE_PORT_SPAN;
 
 export const USAGE = `usage: aliyun-local [options]
 
@@ -86,7 +87,7 @@ export function parseArgs(argv: string[]): CliOptions {
         const v = value();
         const n = Number(v);
         if (v.trim() === '' || !Number.isInteger(n) || n < 1 || n > MAX_BASE_PORT) {
-          throw new Error(`--base-port: "${v}" does not fit: the ${PORTS.length} services use N to N+${PORTS.length - 1}, so N must be a whole number from 1 to ${MAX_BASE_PORT}`);
+          throw new Error(`--base-port: "${v}" does not fit: the ${PORTS.length} services use N to N+${MAX_BASE_PORT_SPAN} (AMQP's TLS the last), so N must be a whole number from 1 to ${MAX_BASE_PORT}`);
         }
         basePort = n;
         break;

@@ -18,7 +18,7 @@ const CLI = path.join(__dirname, '../../../emulators/cli.ts');
 
 const REPO = path.join(__dirname, '../../..');
 /** The services in --base-port order, as named in LocalCloud.urls and the banner. */
-const SERVICES = ['sts', 'sts-https', 'mns', 'iot-mqtt', 'iot-ws', 'iot-openapi'];
+const SERVICES = ['sts', 'sts-https', 'mns', 'iot-mqtt', 'iot-ws', 'iot-openapi', 'iot-amqp', 'iot-amqps'];
 
 function runCli(args: string[]): { child: ChildProcess; ready: Promise<string>; output: () => string } {
   const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -34,18 +34,31 @@ function runCli(args: string[]): { child: ChildProcess; ready: Promise<string>; 
   return { child, ready, output: () => out };
 }
 
+/** The IoT options without the AMQP block (its ports are checked apart, by amqpPorts). */
+function iotPorts(iot: unknown): unknown {
+  if (!iot || typeof iot !== 'object') return iot;
+  const rest = { ...(iot as Record<string, unknown>) };
+  delete rest.amqp;
+  return rest;
+}
+function amqpPorts(iot: unknown): unknown {
+  const amqp = (iot as { amqp?: { port?: number; tlsPort?: number } } | undefined)?.amqp;
+  return amqp && [amqp.port, amqp.tlsPort];
+}
+
 describe('aliyun-local CLI', () => {
   it('parses options: fixed default ports, overrides, config file', () => {
     const defaults = parseArgs([]);
     assert.deepEqual(defaults.sts, { port: 17100, httpsPort: 17101 });
     assert.deepEqual(defaults.mns, { port: 17102 });
-    assert.deepEqual(defaults.iot, { mqttPort: 17103, wsPort: 17104, openApiPort: 17105 });
+    assert.deepEqual(amqpPorts(defaults.iot), [17106, 17107]);
+    assert.deepEqual(iotPorts(defaults.iot), { mqttPort: 17103, wsPort: 17104, openApiPort: 17105 });
     assert.deepEqual(parseArgs(['--sts-port', '0', '--sts-https-port', 'off', '--sts-lifetime', '5']).sts, { port: 0, httpsPort: null, lifetimeSeconds: 5 });
-    assert.deepEqual(parseArgs(['--mqtt-ws-port', '18004', '--openapi-port', '18005']).iot, { mqttPort: 17103, wsPort: 18004, openApiPort: 18005 });
-    assert.deepEqual(parseArgs(['--mqtt-ws-port', 'off', '--openapi-port', 'off']).iot, { mqttPort: 17103, wsPort: false, openApiPort: false });
+    assert.deepEqual(iotPorts(parseArgs(['--mqtt-ws-port', '18004', '--openapi-port', '18005']).iot), { mqttPort: 17103, wsPort: 18004, openApiPort: 18005 });
+    assert.deepEqual(iotPorts(parseArgs(['--mqtt-ws-port', 'off', '--openapi-port', 'off']).iot), { mqttPort: 17103, wsPort: false, openApiPort: false });
     // A config file brings its own ports: only the flags given override it.
     assert.deepEqual(parseArgs(['--config', 'x.json']), { configFile: 'x.json', sts: {} });
-    assert.deepEqual(parseArgs(['--config', 'x.json', '--openapi-port', '18005']).iot, { openApiPort: 18005 });
+    assert.deepEqual(iotPorts(parseArgs(['--config', 'x.json', '--openapi-port', '18005']).iot), { openApiPort: 18005 });
     assert.throws(() => parseArgs(['--sts-port', 'abc']), /--sts-port: "abc" is not a port number/);
     assert.throws(() => parseArgs(['--mqtt-ws-port', '65536']), /--mqtt-ws-port: "65536" is not a port number: give 1 to 65535, or 0 for any free port, or off/);
     assert.throws(() => parseArgs(['--openapi-port']), /--openapi-port needs a value/);
@@ -55,17 +68,18 @@ describe('aliyun-local CLI', () => {
 
   it('--base-port N puts every service at N + offset in the default order; a port flag wins; bad values say what fits', () => {
     const o = parseArgs(['--base-port', '20000']);
-    assert.deepEqual([o.sts, o.mns, o.iot], [{ port: 20000, httpsPort: 20001 }, { port: 20002 }, { mqttPort: 20003, wsPort: 20004, openApiPort: 20005 }]);
+    assert.deepEqual([o.sts, o.mns, iotPorts(o.iot), amqpPorts(o.iot)], [{ port: 20000, httpsPort: 20001 }, { port: 20002 }, { mqttPort: 20003, wsPort: 20004, openApiPort: 20005 }, [20006, 20007]]);
     // Same order as the defaults.
     const d = parseArgs([]);
     const b = parseArgs(['--base-port', '17100']);
     assert.deepEqual([b.sts, b.mns, b.iot], [d.sts, d.mns, d.iot]);
-    assert.deepEqual(parseArgs(['--base-port', '20000', '--mqtt-ws-port', '20100']).iot, { mqttPort: 20003, wsPort: 20100, openApiPort: 20005 });
+    assert.deepEqual(iotPorts(parseArgs(['--base-port', '20000', '--mqtt-ws-port', '20100']).iot), { mqttPort: 20003, wsPort: 20100, openApiPort: 20005 });
     assert.deepEqual(parseArgs(['--config', 'x.json', '--base-port', '20000']).mns, { port: 20002 });
-    for (const bad of ['0', '65531', '-1', '1.5', 'abc', '']) {
-      assert.throws(() => parseArgs(['--base-port', bad]), new RegExp(`--base-port: "${bad}" does not fit: the 6 services use N to N\\+5, so N must be a whole number from 1 to 65530`), bad);
+    for (const bad of ['0', '65529', '-1', '1.5', 'abc', '']) {
+      assert.throws(() => parseArgs(['--base-port', bad]), new RegExp(`--base-port: "${bad}" does not fit: the 7 services use N to N\\+7 \\(AMQP's TLS the last\\), so N must be a whole number from 1 to 65528`), bad);
     }
-    assert.deepEqual(parseArgs(['--base-port', '65530']).iot, { mqttPort: 65533, wsPort: 65534, openApiPort: 65535 });
+    assert.deepEqual(iotPorts(parseArgs(['--base-port', '65528']).iot), { mqttPort: 65531, wsPort: 65532, openApiPort: 65533 });
+    assert.deepEqual(amqpPorts(parseArgs(['--base-port', '65528']).iot), [65534, 65535]);
   });
 
   it('refuses ports that collide and flags that contradict, naming both', () => {
@@ -110,7 +124,7 @@ describe('aliyun-local CLI', () => {
     const { child, ready } = runCli(['--base-port', String(base)]);
     try {
       const out = await ready;
-      const urls = new Map([...out.matchAll(/^ {2}([a-z-]+)\s+((?:https?|mqtt|ws):\/\/\S+)/gm)].map((m) => [m[1], m[2]]));
+      const urls = new Map([...out.matchAll(/^ {2}([a-z-]+)\s+((?:https?|mqtt|ws|amqps?):\/\/\S+)/gm)].map((m) => [m[1], m[2]]));
       SERVICES.forEach((name, i) => assert.equal(new URL(urls.get(name) ?? 'x:').port, String(base + i), `${name} in:\n${out}`));
       const key = /AccessKey ID\s+(\S+)/.exec(out)?.[1] ?? '';
       const secret = /AccessKey secret\s+(\S+)/.exec(out)?.[1] ?? '';

@@ -24,7 +24,53 @@ interface Layer {
 }
 interface HttpNodeApp {
   post(path: string, handler: Handler): void;
-  _router?: { stack: Layer[] };
+  use?(fn: (req: Request, res: ServerResponse, next: (err?: unknown) => void) => void): void;
+  path?(): string;
+  parent?: HttpNodeApp;
+  _router?: { stack: Array<Layer & { handle?: unknown }> };
+}
+
+// The raw body must be read before any body parser: with httpAdminRoot and httpNodeRoot both "/", the editor's admin
+// app (mounted first) parses every JSON request. As core `http in` does for its raw-body routes, one middleware at
+// the top of the root app keeps the raw bytes of POSTs to the paths of push in nodes.
+const captureRoutes = new WeakMap<object, Set<string>>();
+
+function rootApp(app: HttpNodeApp): HttpNodeApp {
+  let a = app;
+  while (a.parent) a = a.parent;
+  return a;
+}
+
+function routeKey(path: string): string {
+  return path.replace(/\/{2,}/g, '/').replace(/\/$/, '');
+}
+
+function captureBodies(app: HttpNodeApp): Set<string> | undefined {
+  const root = rootApp(app);
+  if (typeof root.use !== 'function' || !root._router) return undefined;
+  let routes = captureRoutes.get(root);
+  if (routes) return routes;
+  const paths = new Set<string>();
+  routes = paths;
+  captureRoutes.set(root, paths);
+  const capture = (req: Request, _res: ServerResponse, next: (err?: unknown) => void): void => {
+    const path = (req.originalUrl ?? req.url ?? '').split('?')[0];
+    if (req.method !== 'POST' || req._body || !paths.has(routeKey(path))) return next();
+    readBody(req, MAX_PUSH_BODY_BYTES).then(
+      (body) => {
+        req.body = body;
+        req._body = true;
+        (req as { skipRawBodyParser?: boolean }).skipRawBodyParser = true;
+        next();
+      },
+      (err: Error) => next(err),
+    );
+  };
+  root.use(capture);
+  const stack = root._router.stack;
+  const i = stack.findIndex((l) => l.handle === capture);
+  if (i > 0) stack.unshift(stack.splice(i, 1)[0]);
+  return routes;
 }
 
 /** The raw body: what a raw-body middleware kept, else read from the stream (at most `limit` + 1 bytes kept). */
@@ -208,6 +254,9 @@ export default function (RED: NodeAPI): void {
       });
     };
 
+    const fullPath = routeKey(`${typeof app?.path === 'function' ? app.path() : ''}${config.url}`.replace(/^\/+/, '/'));
+    const captured = captureBodies(app as HttpNodeApp);
+    captured?.add(fullPath);
     (app as HttpNodeApp).post(config.url, handler);
     draw();
 
@@ -216,6 +265,7 @@ export default function (RED: NodeAPI): void {
       if (statusTimer) clearTimeout(statusTimer);
       statusTimer = undefined;
       // Take the route off (as core http in does), only the layer that holds this node's handler.
+      captured?.delete(fullPath);
       const stack = (app as HttpNodeApp)._router?.stack;
       if (stack) {
         for (let i = stack.length - 1; i >= 0; i--) {

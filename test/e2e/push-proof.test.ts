@@ -77,7 +77,7 @@ describe('proof (issue 10): topic out → queues in XML, JSON, SIMPLIFIED and an
       timeoutMs: 60_000,
     });
     comms = await connectComms(red.url);
-    local.mns.subscribe('proof', 'to-push', { endpoint: new URL(PUSH_PATH.slice(1), red.url).toString(), notifyContentFormat: 'XML' });
+    for (const f of FORMATS) local.mns.subscribe('proof', `to-push-${f}`, { endpoint: new URL(PUSH_PATH.slice(1), red.url).toString(), notifyContentFormat: f });
   });
 
   afterEach(function () {
@@ -117,15 +117,25 @@ describe('proof (issue 10): topic out → queues in XML, JSON, SIMPLIFIED and an
   });
 
   it(`delivers each of ${N} messages once to every subscriber, unwrapped, with metadata; no forged one among them`, async function () {
-    const ids = ['dbg-XML', 'dbg-JSON', 'dbg-SIMPLIFIED', 'dbg-push'];
+    const ENVELOPE = { XML: 'xml-notification', JSON: 'json-notification', SIMPLIFIED: 'plain' } as const;
+    // Seven subscriber streams: three queues read by MNS queue in, three push subscriptions (one per format) to MNS push in.
+    const streams = [
+      ...FORMATS.map((f) => ({ name: `queue ${f}`, dbg: `dbg-${f}`, sub: `to-q-${f.toLowerCase()}`, envelope: ENVELOPE[f], push: false })),
+      ...FORMATS.map((f) => ({ name: `push ${f}`, dbg: 'dbg-push', sub: `to-push-${f}`, envelope: ENVELOPE[f], push: true })),
+    ];
+    const inStream = (st: (typeof streams)[number], m: Seen): boolean => m.mns.envelope === st.envelope;
     const res = await red.request('POST', 'inject/inj-go');
     assert.equal(res.status, 200, res.text);
-    await Promise.all(ids.map((id) => Promise.all(Array.from({ length: N }, (_, i) => comms.waitForDebug(id, (m) => (debugValue(m) as Seen).payload?.seq === i + 1, 30_000)))));
+    await Promise.all(streams.map((st) => Promise.all(Array.from({ length: N }, (_, i) => comms.waitForDebug(st.dbg, (m) => {
+      const v = debugValue(m) as Seen;
+      return v.payload?.seq === i + 1 && inStream(st, v);
+    }, 30_000)))));
     // A last message flushes anything still on its way (a duplicate would come before it on each path).
+    const pushSubs = streams.filter((st) => st.push).map((st) => st.sub);
     const pushed = new Promise<void>((resolve) => {
-      const on = (d: { subscription: string; state: string }): void => {
-        const done = local.mns.deliveries().filter((x) => x.subscription === 'to-push');
-        if (d.subscription === 'to-push' && done.length === N + 1 && done.every((x) => x.state === 'delivered')) {
+      const on = (): void => {
+        const ds = local.mns.deliveries().filter((x) => pushSubs.includes(x.subscription));
+        if (ds.length === 3 * (N + 1) && ds.every((x) => x.state === 'delivered')) {
           local.mns.events.off('delivery', on);
           resolve();
         }
@@ -133,42 +143,42 @@ describe('proof (issue 10): topic out → queues in XML, JSON, SIMPLIFIED and an
       local.mns.events.on('delivery', on);
     });
     assert.equal((await red.request('POST', 'inject/inj-end')).status, 200);
-    await Promise.all(ids.map((id) => comms.waitForDebug(id, (m) => (debugValue(m) as Seen).payload?.end === true, 60_000)));
+    await Promise.all(streams.map((st) => comms.waitForDebug(st.dbg, (m) => {
+      const v = debugValue(m) as Seen;
+      return v.payload?.end === true && inStream(st, v);
+    }, 60_000)));
     await pushed;
 
     const published = local.mns.published('proof');
     assert.equal(published.length, N + 1, 'topic out published each message once');
     const byId = new Map(published.map((p) => [p.messageId, p]));
-    for (const id of ids) {
-      const got = seen(id).filter((m) => m.payload.end !== true);
-      assert.equal(got.length, N, `${id}: ${N} messages, none twice (got ${got.length})`);
-      assert.deepEqual(got.map((m) => m.payload.seq).sort(), Array.from({ length: N }, (_, i) => i + 1), `${id}: each message once`);
+    for (const st of streams) {
+      const got = seen(st.dbg).filter((m) => inStream(st, m) && m.payload.end !== true);
+      assert.equal(got.length, N, `${st.name}: ${N} messages, none twice (got ${got.length})`);
+      assert.deepEqual(got.map((m) => m.payload.seq).sort(), Array.from({ length: N }, (_, i) => i + 1), `${st.name}: each message once`);
       for (const m of got) {
-        assert.equal(m.payload.text, `<&> 消息 ${m.payload.seq}`, `${id}: unwrapped to the published JSON`);
-        const format = id.slice(4);
-        const envelope = format === 'XML' || id === 'dbg-push' ? 'xml-notification' : format === 'JSON' ? 'json-notification' : 'plain';
-        assert.equal(m.mns.envelope, envelope, id);
-        if (envelope !== 'plain') {
+        assert.equal(m.payload.text, `<&> 消息 ${m.payload.seq}`, `${st.name}: unwrapped to the published JSON`);
+        if (st.envelope !== 'plain') {
           const n = m.mns.notification!;
           const p = byId.get((n as unknown as { messageId: string }).messageId);
-          assert.ok(p, `${id}: the notification names the published message`);
+          assert.ok(p, `${st.name}: the notification names the published message`);
           assert.equal(n.topicName, 'proof');
           assert.equal(n.messageMD5, p.bodyMd5);
           assert.equal(n.publishTime, p.publishTime);
           assert.equal(n.messageTag, 'proof');
-          assert.equal(n.subscriptionName, id === 'dbg-push' ? 'to-push' : `to-q-${format.toLowerCase()}`);
+          assert.equal(n.subscriptionName, st.sub);
         }
-        if (id === 'dbg-push') {
-          assert.ok(byId.has(m.mns.messageId), 'push in: msg.mns.messageId is the topic message ID');
-          assert.equal(m.mns.messageTag, 'proof');
-          assert.equal(m.topic, 'proof');
+        if (st.push) {
+          assert.ok(byId.has(m.mns.messageId), `${st.name}: msg.mns.messageId is the topic message ID`);
+          assert.equal(m.mns.messageTag, 'proof', `${st.name}: the tag`);
+          assert.equal(m.topic, st.envelope === 'plain' ? '' : 'proof');
         } else {
-          assert.equal(m.mns.dequeueCount, 1, `${id}: delivered once`);
+          assert.equal(m.mns.dequeueCount, 1, `${st.name}: delivered once`);
         }
       }
     }
-    for (const d of local.mns.deliveries().filter((x) => x.subscription === 'to-push')) {
-      assert.equal(d.attempts, 1, 'each push answered 2xx at the first attempt');
+    for (const d of local.mns.deliveries().filter((x) => pushSubs.includes(x.subscription))) {
+      assert.equal(d.attempts, 1, `${d.subscription}: each push answered 2xx at the first attempt`);
       assert.equal(d.lastStatus, 204);
     }
     for (const f of FORMATS) assert.equal(local.mns.messages(`q-${f.toLowerCase()}`).length, 0, `q-${f.toLowerCase()}: every message deleted after the flow`);

@@ -111,7 +111,9 @@ describe('end to end: every example in a packed install of Node-RED', function (
       flows.push(...localizeExample(example, cloud, { deviceName: asDevice ? NODE_RED_DEVICE : DEVICE }));
     }
     const { flows: plain, credentials } = splitCredentials(flows);
-    red = await startNodeRed({ install: 'pack', flows: plain, credentials, timeoutMs: 60_000 });
+    // The MNS push in example is pushed to by the local MNS, whose certificate host must be trusted (README).
+    const settings = { aliyunMnsPush: { trustedCertHosts: [new URL(cloud.mns!.certUrl).host] } };
+    red = await startNodeRed({ install: 'pack', flows: plain, credentials, settings, timeoutMs: 60_000 });
     deployed = await red.getFlows();
     comms = await connectComms(red.url);
   });
@@ -251,6 +253,36 @@ describe('end to end: every example in a packed install of Node-RED', function (
     assert.match(String((debugValue(failed) as { message?: string }).message ?? debugValue(failed)), /cannot handle device bad/);
     const kept = cloud.mns!.messages('app-telemetry').find((m) => m.messageId === sent.messageId);
     assert.ok(kept && kept.dequeueCount >= 1, 'the failed message stays in the queue for redelivery');
+  });
+
+  it('MNS push in - HTTP endpoint: the local MNS pushes to Node-RED; a good message is handled (204), a failing one answered 500', async function () {
+    const example = 'MNS push in - HTTP endpoint';
+    const pushPath = String(node(example, 'aliyun-mns-push-in').url).replace(/^\//, '');
+    cloud.mns!.createTopic('push-demo');
+    cloud.mns!.subscribe('push-demo', 'to-node-red', { endpoint: new URL(pushPath, red.url).toString(), notifyContentFormat: 'JSON' });
+    const answered = (messageId: string) => new Promise<{ lastStatus?: number }>((resolve) => {
+      const on = (d: { subscription: string; messageId: string; lastStatus?: number }) => {
+        if (d.subscription === 'to-node-red' && d.messageId === messageId) {
+          cloud.mns!.events.off('delivery', on);
+          resolve(d);
+        }
+      };
+      cloud.mns!.events.on('delivery', on);
+    });
+    try {
+      const good = cloud.mns!.publish('push-demo', JSON.stringify({ deviceName: DEVICE, temperature: 21 }));
+      const goodAnswer = answered(good.messageId);
+      const handled = debugValue(await comms.waitForDebug(node(example, 'debug', 'handled').id)) as Record<string, unknown>;
+      assert.deepEqual(handled, { device: DEVICE, celsius: 21, topic: 'push-demo' });
+      assert.equal((await goodAnswer).lastStatus, 204);
+      const bad = cloud.mns!.publish('push-demo', JSON.stringify({ deviceName: 'bad', temperature: 99 }));
+      const badAnswer = answered(bad.messageId);
+      const failed = await comms.waitForDebug(node(example, 'debug', 'failed (MNS will push again)').id);
+      assert.match(String(debugValue(failed)), /cannot handle device bad/);
+      assert.equal((await badAnswer).lastStatus, 500);
+    } finally {
+      cloud.mns!.unsubscribe('push-demo', 'to-node-red');
+    }
   });
 
   it('Full path: exactly the hot posts reach the MNS queue and the application, in steady state and after a restart of Node-RED mid-stream', async function () {

@@ -7,8 +7,11 @@ const { execFileSync } = require('node:child_process');
 
 const root = path.resolve(__dirname, '..');
 const dist = path.join(root, 'dist');
+// Files Node-RED serves to the editor at /resources/<package name>/... (the package's resources/ folder).
+const resources = path.join(root, 'resources');
 
 fs.rmSync(dist, { recursive: true, force: true });
+fs.rmSync(resources, { recursive: true, force: true });
 execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', path.join(root, 'tsconfig.build.json')], {
   stdio: 'inherit',
   cwd: root,
@@ -42,4 +45,22 @@ for (const type of fs.readdirSync(nodesDir)) {
 for (const dir of ['lib', 'emulators']) {
   copyDir(path.join(root, dir), path.join(dist, dir), (name) => /\.(json|pem|html|css|txt)$/.test(name) && !name.endsWith('.d.ts'));
 }
-console.log('build: dist/ ready');
+
+// The SQL rule dialog checks the SQL as the user types with the same lib/sql the node runs, compiled for the
+// browser: one script that defines window.AliyunIotSqlEngine.check(sql, options). Buffer and node:crypto are the
+// only Node parts the compiler touches (constant folding); small stand-ins replace them (see the shim files).
+const browserDir = path.join(root, 'nodes', 'aliyun-iot-sql-rule', 'browser');
+require('esbuild').buildSync({
+  entryPoints: [path.join(browserDir, 'sql-check.ts')],
+  outfile: path.join(resources, 'aliyun-iot-sql-engine.js'),
+  bundle: true,
+  format: 'iife',
+  globalName: 'AliyunIotSqlEngine',
+  platform: 'browser',
+  target: ['es2020'],
+  inject: [path.join(browserDir, 'buffer-shim.ts')],
+  alias: { 'node:crypto': path.join(browserDir, 'crypto-shim.ts') },
+  banner: { js: '// node-red-contrib-aliyun-iot-mns: the rule SQL compiler (lib/sql) for the editor. Built by scripts/build.js.' },
+  logLevel: 'warning',
+});
+console.log('build: dist/ and resources/ ready');

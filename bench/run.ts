@@ -3,6 +3,7 @@ import { benchSql } from './sql';
 import { benchFlow } from './flow';
 import { benchIngest } from './ingest';
 import { benchMns } from './mns';
+import { benchRules } from './rules';
 import type { Verdict } from './measure';
 
 async function main() {
@@ -11,6 +12,7 @@ async function main() {
     ['sql', benchSql],
     ['flow', benchFlow],
     ['ingest', benchIngest],
+    ['rules', benchRules],
     ['mns', benchMns],
   ];
   console.log(`node ${process.version} · ${process.platform}/${process.arch}`);

@@ -4,21 +4,25 @@ import { benchFlow } from './flow';
 import { benchIngest } from './ingest';
 import { benchMns } from './mns';
 import { benchRules } from './rules';
+import { benchSoak } from './soak';
 import type { Verdict } from './measure';
 
 async function main() {
   const only = process.argv.slice(2);
+  // The soak runs for ten minutes: only when named (`npm run bench -- soak`).
+  const optional = new Set(['soak']);
   const sections: Array<[string, () => Promise<Verdict[]>]> = [
     ['sql', benchSql],
     ['flow', benchFlow],
     ['ingest', benchIngest],
     ['rules', benchRules],
+    ['soak', benchSoak],
     ['mns', benchMns],
   ];
   console.log(`node ${process.version} · ${process.platform}/${process.arch}`);
   const verdicts: Verdict[] = [];
   for (const [name, fn] of sections) {
-    if (only.length && !only.includes(name)) continue;
+    if (only.length ? !only.includes(name) : optional.has(name)) continue;
     verdicts.push(...(await fn()));
   }
   const below = verdicts.filter((v) => !v.ok);

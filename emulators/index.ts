@@ -131,7 +131,8 @@ export function defaultConfig(): LocalCloudConfig {
       port: 0,
       topics: [{ name: DEMO_MNS_TOPIC }],
       queues: [{ name: DEMO_MNS_QUEUE }],
-      subscriptions: [{ topic: DEMO_MNS_TOPIC, name: `${DEMO_MNS_QUEUE}-sub`, queue: DEMO_MNS_QUEUE, notifyContentFormat: 'SIMPLIFIED' }],
+      // Created as the MNS console does by default: the queue receives XML <Notification> bodies (spec §15.1).
+      subscriptions: [{ topic: DEMO_MNS_TOPIC, name: `${DEMO_MNS_QUEUE}-sub`, queue: DEMO_MNS_QUEUE }],
     },
     iot: {
       mqttPort: 0,

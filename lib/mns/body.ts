@@ -1,4 +1,5 @@
-// Message bodies: XML escaping (the SDK does none, spec §10.1), the 64 KB limit, Base64, and the IoT legacy format.
+// Message bodies: XML escaping (spec §10.1), the 64 KB limit and Base64. Envelopes (notifications, the IoT legacy
+// format) are read by envelope.ts.
 import cryptoModule, { createHash } from 'node:crypto';
 
 /** MNS's per-message limit (spec §6). */
@@ -89,27 +90,4 @@ const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$
 
 export function looksBase64(text: string): boolean {
   return text.length > 0 && text.length % 4 === 0 && BASE64.test(text);
-}
-
-export interface LegacyIotMessage {
-  messageid?: string;
-  messagetype: string;
-  topic?: string | null;
-  payload: string;
-  timestamp?: number;
-}
-
-/** The IoT Platform legacy queue format (spec §11.2): JSON with messagetype and a Base64 payload. */
-export function parseLegacyIot(text: string): LegacyIotMessage | undefined {
-  if (!text.startsWith('{') || !text.includes('"messagetype"')) return undefined;
-  try {
-    const v = JSON.parse(text) as unknown;
-    if (typeof v !== 'object' || v === null) return undefined;
-    const o = v as Record<string, unknown>;
-    if (typeof o.messagetype !== 'string' || typeof o.payload !== 'string') return undefined;
-    if (o.payload !== '' && !looksBase64(o.payload)) return undefined;
-    return o as unknown as LegacyIotMessage;
-  } catch {
-    return undefined;
-  }
 }

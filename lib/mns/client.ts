@@ -1,25 +1,25 @@
-// The MNS adapter over @alicloud/mns (spec §10.4). The SDK signs requests and builds the URLs; this layer
-// neutralises its defects (spec §10.1), each one proven by test/mns/client.test.ts against the local MNS.
-// PublishMessage alone is a minimal own call (publish.ts, signature.ts; the reason — throughput — is there) that
-// keeps the same contract, proven by the same tests:
-//  - no XML escaping           → bodies and tags are escaped here, and illegal XML characters refused;
-//  - non-XML errors resolve    → every non-2xx (503 HTML, empty 502) and every unreadable answer throws;
-//  - untyped errors            → one MnsError {code, status, requestId, retryable};
-//  - fixed-interval STS refresh → credentials come from our provider on every call (security-token included),
-//    and an auth error with STS credentials refreshes them once and retries;
-//  - 40 s timeouts, no abort   → short per-call timeouts and our own keep-alive agent, destroyed by close()
-//    so a long poll ends at once.
+// Our own MNS data-plane client (spec §15.3: @alicloud/mns is only a devDependency, the oracle our requests are
+// compared with in test/mns/sdk-parity.test.ts). Every operation the nodes use is a signed request of ours
+// (request.ts; PublishMessage has its own hot-path copy in publish.ts) over one keep-alive agent, and keeps the
+// contract the SDK adapter had (spec §10.1 defects neutralised), proven by test/mns/client.test.ts:
+//  - XML escaping              → bodies and tags are escaped here, and illegal XML characters refused;
+//  - non-XML errors            → every non-2xx (503 HTML, empty 502) and every unreadable answer throws;
+//  - typed errors              → one MnsError {code, status, requestId, retryable};
+//  - credentials               → from our provider on every call (security-token included), and an auth error
+//    with STS credentials refreshes them once and retries;
+//  - timeouts and abort        → short per-call timeouts, our own keep-alive agent destroyed by close()
+//    so a long poll ends at once;
+//  - answers are read by a strict XML reader (xml.ts) that builds no objects keyed by element names.
 import http from 'node:http';
 import https from 'node:https';
 import type net from 'node:net';
-import MNSClient from '@alicloud/mns';
 import type { Credentials } from '../credentials/types';
 import { bodyMd5, bodyProblem, escapeXml, tagProblem } from './body';
-import { MnsError, codeForStatus, fromSdkError } from './errors';
+import { MnsError, fromSdkError } from './errors';
 import { mnsEndpoint, type EndpointOptions } from './endpoint';
 import { postPublish, publishXml, type PublishTarget } from './publish';
-
-type MnsSdkResponse = MNSClient.MnsSdkResponse;
+import { mnsRequest, statusError, type MnsAnswer, type MnsRequest } from './request';
+import { fieldsOf, type XmlElement } from './xml';
 
 /** Any CredentialProvider; `refresh()` (RefreshingCredentialProvider has it) is used after an auth failure. */
 export interface CredentialSource {
@@ -35,6 +35,36 @@ export interface MnsClientOptions extends EndpointOptions {
   connectTimeoutMs?: number;
   /** Upper bound of sockets kept to the endpoint (default: unlimited, as Node's agent). */
   maxSockets?: number;
+  /**
+   * A keep-alive agent shared with other clients (the MNS endpoint config node's, see createMnsAgent); close()
+   * and abortInFlight() then end only this client's requests and leave the agent to its owner.
+   */
+  agent?: http.Agent;
+}
+
+/**
+ * The keep-alive agent for an MNS endpoint, with a connect timeout on connecting only (each call has its own read
+ * timeout, and a long poll waits longer than a connect may take).
+ */
+export function createMnsAgent(endpoint: string, o: { connectTimeoutMs?: number; maxSockets?: number } = {}): http.Agent {
+  const options = { keepAlive: true, maxSockets: o.maxSockets ?? Infinity, scheduling: 'lifo' as const };
+  const agent = endpoint.startsWith('https:') ? new https.Agent(options) : new http.Agent(options);
+  const connectTimeoutMs = o.connectTimeoutMs ?? 5_000;
+  const create = agent.createConnection.bind(agent) as (o: unknown, cb?: unknown) => net.Socket;
+  (agent as unknown as { createConnection: (o: unknown, cb?: unknown) => net.Socket }).createConnection = (opts, cb) => {
+    const socket = create(opts, cb);
+    if (socket.connecting) {
+      const timer = setTimeout(() => {
+        socket.destroy(Object.assign(new Error(`ConnectTimeout: no connection to ${endpoint} within ${connectTimeoutMs} ms`), { code: 'ETIMEDOUT' }));
+      }, connectTimeoutMs);
+      timer.unref();
+      socket.once('connect', () => clearTimeout(timer));
+      socket.once('secureConnect', () => clearTimeout(timer));
+      socket.once('close', () => clearTimeout(timer));
+    }
+    return socket;
+  };
+  return agent;
 }
 
 export interface PublishResult {
@@ -69,7 +99,6 @@ export interface ChangeVisibilityResult {
 const QUEUE_OR_TOPIC = /^[A-Za-z0-9][A-Za-z0-9-]{0,119}$/;
 /** Receipt handles go raw into the query, as every SDK does (spec §1.4); refuse anything that would need escaping. */
 const RECEIPT_HANDLE = /^[A-Za-z0-9+/=_.-]{1,512}$/;
-const REQUEST_ID = 'x-mns-request-id';
 
 function checkName(kind: 'topic' | 'queue', name: string): void {
   if (!QUEUE_OR_TOPIC.test(name)) {
@@ -98,15 +127,15 @@ function str(v: unknown): string {
 
 export class MnsClient {
   readonly endpoint: string;
-  private readonly accountId: string;
   private readonly credentials: CredentialSource;
   private readonly timeoutMs: number;
   private readonly connectTimeoutMs: number;
   private agent: http.Agent;
+  private readonly sharedAgent: boolean;
+  /** Requests of this client still open (ended by close()/abortInFlight() when the agent is shared). */
+  private readonly requests = new Set<http.ClientRequest>();
   private target: PublishTarget;
   private readonly maxSockets?: number;
-  /** One SDK client per credential set (the SDK keeps the keys on the instance); the last few are kept. */
-  private readonly sdkClients = new Map<string, MNSClient>();
   private closed = false;
   /**
    * The reject functions of the calls in flight, for close()/abortInFlight(). (A Promise.race against one
@@ -116,13 +145,12 @@ export class MnsClient {
 
   constructor(o: MnsClientOptions) {
     this.endpoint = mnsEndpoint(o);
-    // The SDK uses the account ID only to build the host, which a full endpoint replaces.
-    this.accountId = o.accountId && o.accountId.trim() !== '' ? o.accountId.trim() : '0';
     this.credentials = o.credentials;
     this.timeoutMs = o.timeoutMs ?? 10_000;
     this.connectTimeoutMs = o.connectTimeoutMs ?? 5_000;
     this.maxSockets = o.maxSockets;
-    this.agent = this.newAgent();
+    this.sharedAgent = o.agent !== undefined;
+    this.agent = o.agent ?? this.newAgent();
     const url = new URL(this.endpoint);
     this.target = {
       secure: url.protocol === 'https:',
@@ -131,6 +159,13 @@ export class MnsClient {
       agent: this.agent,
       timeoutMs: this.timeoutMs,
       isClosed: () => this.closed,
+      // Only a shared agent needs per-request bookkeeping: an own agent is destroyed whole.
+      track: this.sharedAgent
+        ? (req) => {
+            this.requests.add(req);
+            req.once('close', () => this.requests.delete(req));
+          }
+        : undefined,
     };
   }
 
@@ -164,91 +199,41 @@ export class MnsClient {
   }
 
   private newAgent(): http.Agent {
-    const options = { keepAlive: true, maxSockets: this.maxSockets ?? Infinity, scheduling: 'lifo' as const };
-    const agent = this.endpoint.startsWith('https:') ? new https.Agent(options) : new http.Agent(options);
-    // The SDK's HTTP layer (httpx) gives its "connect timeout" to http.request as `timeout`, which is the socket's
-    // idle timer: a long poll that waits longer than it would fail with "ConnectTimeout". So httpx gets the read
-    // timeout there (see sdkFor), and the connect timeout is enforced here, on connecting only.
-    const connectTimeoutMs = this.connectTimeoutMs;
-    const create = agent.createConnection.bind(agent) as (o: unknown, cb?: unknown) => net.Socket;
-    (agent as unknown as { createConnection: (o: unknown, cb?: unknown) => net.Socket }).createConnection = (o, cb) => {
-      const socket = create(o, cb);
-      if (socket.connecting) {
-        const timer = setTimeout(() => {
-          socket.destroy(Object.assign(new Error(`ConnectTimeout: no connection to ${this.endpoint} within ${connectTimeoutMs} ms`), { code: 'ETIMEDOUT' }));
-        }, connectTimeoutMs);
-        timer.unref();
-        socket.once('connect', () => clearTimeout(timer));
-        socket.once('secureConnect', () => clearTimeout(timer));
-        socket.once('close', () => clearTimeout(timer));
-      }
-      return socket;
-    };
-    return agent;
+    return createMnsAgent(this.endpoint, { connectTimeoutMs: this.connectTimeoutMs, maxSockets: this.maxSockets });
+  }
+
+  /** Destroys this client's requests still open (a shared agent's sockets they hold close with them). */
+  private destroyRequests(): void {
+    const open = [...this.requests];
+    this.requests.clear();
+    for (const r of open) r.destroy();
   }
 
   /** Ends every in-flight call (a long poll included) and refuses new ones. */
   close(): void {
     this.closed = true;
     this.abortAll(new MnsError({ code: 'Closed', status: 0, source: 'local', retryable: false, message: 'MNS call aborted: the client was closed' }));
-    this.agent.destroy();
-    this.sdkClients.clear();
+    if (this.sharedAgent) this.destroyRequests();
+    else this.agent.destroy();
   }
 
   /** Aborts in-flight calls (they reject with NetworkError) but keeps the client usable. */
   abortInFlight(): void {
+    if (this.sharedAgent) {
+      this.abortAll(new MnsError({ code: 'Aborted', status: 0, source: 'local', retryable: true, message: 'MNS call aborted before an answer arrived (it may or may not have taken effect)' }));
+      this.destroyRequests();
+      return;
+    }
     const old = this.agent;
     this.agent = this.newAgent();
     this.abortAll(new MnsError({ code: 'Aborted', status: 0, source: 'local', retryable: true, message: 'MNS call aborted before an answer arrived (it may or may not have taken effect)' }));
     old.destroy();
   }
 
-  private sdkFor(c: Credentials): MNSClient {
-    const key = `${c.accessKeyId}\u0000${c.securityToken ?? ''}\u0000${c.accessKeySecret}`;
-    let client = this.sdkClients.get(key);
-    if (client) return client;
-    client = new MNSClient(this.accountId, {
-      endpoint: this.endpoint,
-      accessKeyId: c.accessKeyId,
-      accessKeySecret: c.accessKeySecret,
-      securityToken: c.securityToken,
-      readTimeout: this.timeoutMs,
-      connectTimeout: this.timeoutMs,
-    });
-    // Every SDK method funnels into request(): add our agent, per-call timeout and the request-ID header.
-    const sdkRequest = client.request.bind(client);
-    client.request = (method, resource, type, body, attentions, opts) => {
-      return sdkRequest(method, resource, type, body, [...(attentions ?? []), REQUEST_ID], {
-        ...opts,
-        agent: this.agent,
-        // Runs synchronously right before the socket request: a closed client sends nothing more.
-        beforeRequest: (options: unknown) => {
-          if (this.closed) throw new Error('MNS client closed');
-          return options;
-        },
-        readTimeout: opts?.readTimeout ?? this.timeoutMs,
-        // httpx's "connect" timeout is really the socket's idle timer: it must outlast the answer (a long poll).
-        connectTimeout: opts?.readTimeout ?? this.timeoutMs,
-      });
-    };
-    if (this.sdkClients.size >= 4) this.sdkClients.delete(this.sdkClients.keys().next().value as string);
-    this.sdkClients.set(key, client);
-    return client;
-  }
-
-  /** Runs one SDK call (see withCredentials); an answer with a status not in `okStatuses` throws. */
-  private async call(operation: string, run: (sdk: MNSClient) => Promise<MnsSdkResponse>, okStatuses: number[]): Promise<MnsSdkResponse> {
-    const res = await this.withCredentials(operation, (creds) => run(this.sdkFor(creds)));
-    if (!okStatuses.includes(res.code)) {
-      const requestId = res.headers[REQUEST_ID];
-      throw new MnsError({
-        code: codeForStatus(res.code),
-        status: res.code,
-        requestId,
-        source: 'http',
-        message: `MNS ${operation} failed: HTTP ${res.code} without an MNS error body`,
-      });
-    }
+  /** Runs one signed request (see withCredentials); an answer with a status not in `okStatuses` throws. */
+  private async call(r: MnsRequest, okStatuses: number[]): Promise<MnsAnswer> {
+    const res = await this.withCredentials(r.operation, (creds) => mnsRequest(this.publishTarget(), creds, r));
+    if (!okStatuses.includes(res.status)) throw statusError(r.operation, res.status, res.requestId);
     return res;
   }
 
@@ -300,7 +285,7 @@ export class MnsClient {
       const tp = tagProblem(tag);
       if (tp) throw localError(tp);
     }
-    // The one operation not sent through the SDK: see publish.ts for why (throughput of the hot path).
+    // The hot path has its own tuned request (publish.ts).
     const xml = publishXml(body, tag);
     const operation = `publish to topic ${topic}`;
     const res = await this.withCredentials(operation, (creds) => postPublish(this.publishTarget(), creds, topic, xml, operation));
@@ -321,39 +306,50 @@ export class MnsClient {
   }
 
   /**
-   * Batch ReceiveMessage (spec §5.6): up to `batch` (1..16) messages, waiting up to `waitSeconds` (0..30).
+   * ReceiveMessage (spec §5.5): one message, waiting up to `waitSeconds` (0..30; omitted: the queue's
+   * PollingWaitSeconds). An empty queue (404 MessageNotExist) is undefined.
+   */
+  async receiveMessage(queue: string, waitSeconds?: number): Promise<ReceivedMessage | undefined> {
+    checkName('queue', queue);
+    if (waitSeconds !== undefined) checkWait(waitSeconds);
+    const resource = `/queues/${queue}/messages${waitSeconds ? `?waitseconds=${waitSeconds}` : ''}`;
+    const operation = `receive from queue ${queue}`;
+    const res = await this.receiveCall(resource, operation, waitSeconds ?? 30, ANSWER_BYTES_ONE);
+    if (!res) return undefined;
+    if (res.xml?.name !== 'Message') throw invalidAnswer(operation, res, 'the answer holds no <Message>');
+    return toReceived(res.xml, operation, res);
+  }
+
+  /**
+   * BatchReceiveMessage (spec §5.6): up to `batch` (1..16) messages, waiting up to `waitSeconds` (0..30).
    * An empty queue (404 MessageNotExist) is an empty array.
    */
   async receiveMessages(queue: string, waitSeconds: number, batch: number): Promise<ReceivedMessage[]> {
     checkName('queue', queue);
-    if (!Number.isInteger(waitSeconds) || waitSeconds < 0 || waitSeconds > 30) throw localError(`wait seconds must be a whole number from 0 to 30, got ${waitSeconds}`);
+    checkWait(waitSeconds);
     if (!Number.isInteger(batch) || batch < 1 || batch > 16) throw localError(`batch size must be a whole number from 1 to 16, got ${batch}`);
-    let url = `/queues/${queue}/messages?numOfMessages=${batch}`;
-    if (waitSeconds > 0) url += `&waitseconds=${waitSeconds}`;
+    let resource = `/queues/${queue}/messages?numOfMessages=${batch}`;
+    if (waitSeconds > 0) resource += `&waitseconds=${waitSeconds}`;
+    const operation = `receive from queue ${queue}`;
+    const res = await this.receiveCall(resource, operation, waitSeconds, ANSWER_BYTES_ONE * batch);
+    if (!res) return [];
+    const xml = res.xml;
+    if (xml?.name !== 'Messages' || xml.children.length === 0 || xml.children.some((c) => c.name !== 'Message')) {
+      throw invalidAnswer(operation, res, 'the answer holds no <Messages> list of <Message>');
+    }
+    return xml.children.map((m) => toReceived(m, operation, res));
+  }
+
+  /** A receive; 404 MessageNotExist (the normal empty answer) is undefined. */
+  private async receiveCall(resource: string, operation: string, waitSeconds: number, maxAnswerBytes: number): Promise<MnsAnswer | undefined> {
     // The read timeout must outlast the long poll (spec §5.5).
-    const readTimeout = waitSeconds * 1000 + this.timeoutMs;
-    let res: MnsSdkResponse;
+    const readTimeoutMs = waitSeconds * 1000 + this.timeoutMs;
     try {
-      res = await this.call(`receive from queue ${queue}`, (sdk) => sdk.request('GET', url, 'Messages', '', [], { readTimeout }), [200]);
+      return await this.call({ method: 'GET', resource, readTimeoutMs, maxAnswerBytes, operation }, [200]);
     } catch (err) {
-      if (err instanceof MnsError && err.code === 'MessageNotExist') return [];
+      if (err instanceof MnsError && err.code === 'MessageNotExist') return undefined;
       throw err;
     }
-    const raw = res.body?.Message;
-    if (!Array.isArray(raw)) {
-      throw new MnsError({ code: 'InvalidResponse', status: res.code, requestId: res.headers[REQUEST_ID], source: 'http', message: `MNS receive from queue ${queue}: the answer holds no <Message>` });
-    }
-    return raw.map((m: Record<string, unknown>) => ({
-      messageId: str(m.MessageId),
-      receiptHandle: str(m.ReceiptHandle),
-      body: str(m.MessageBody),
-      bodyMD5: str(m.MessageBodyMD5),
-      enqueueTime: num(m.EnqueueTime),
-      nextVisibleTime: num(m.NextVisibleTime),
-      firstDequeueTime: num(m.FirstDequeueTime),
-      dequeueCount: num(m.DequeueCount),
-      priority: num(m.Priority),
-    }));
   }
 
   /** DeleteMessage / BatchDeleteMessage (spec §5.7–5.8). Returns the handles MNS refused (stale ones, mostly). */
@@ -362,10 +358,11 @@ export class MnsClient {
     if (receiptHandles.length === 0) return [];
     if (receiptHandles.length > 16) throw localError(`at most 16 receipt handles per delete, got ${receiptHandles.length}`);
     for (const h of receiptHandles) if (!RECEIPT_HANDLE.test(h)) throw localError(`"${h}" is not an MNS receipt handle`);
+    const operation = `delete from queue ${queue}`;
     if (receiptHandles.length === 1) {
       const handle = receiptHandles[0];
       try {
-        await this.call(`delete from queue ${queue}`, (sdk) => sdk.deleteMessage(queue, handle), [204]);
+        await this.call({ method: 'DELETE', resource: `/queues/${queue}/messages?ReceiptHandle=${handle}`, body: '', readTimeoutMs: this.timeoutMs, maxAnswerBytes: ANSWER_BYTES_SMALL, operation }, [204]);
         return [];
       } catch (err) {
         if (err instanceof MnsError && (err.code === 'ReceiptHandleError' || err.code === 'MessageNotExist')) {
@@ -374,16 +371,18 @@ export class MnsClient {
         throw err;
       }
     }
-    const body = receiptHandles.map((h) => `<ReceiptHandle>${escapeXml(h)}</ReceiptHandle>`).join('');
-    const xml = `<?xml version="1.0" encoding="UTF-8"?><ReceiptHandles xmlns="http://mns.aliyuncs.com/doc/v1/">${body}</ReceiptHandles>`;
-    // A partial failure answers non-2xx with an <Errors> list (not <Error>), which the SDK resolves: accept it here.
-    const res = await this.call(`delete from queue ${queue}`, (sdk) => sdk.request('DELETE', `/queues/${queue}/messages`, 'Errors', Buffer.from(xml, 'utf8')), [204, 400, 404, 500]);
-    if (res.code === 204) return [];
-    const list = res.body?.Error;
-    if (!Array.isArray(list)) {
-      throw new MnsError({ code: codeForStatus(res.code), status: res.code, requestId: res.headers[REQUEST_ID], source: 'http', message: `MNS delete from queue ${queue} failed: HTTP ${res.code}` });
-    }
-    return list.map((e: Record<string, unknown>) => ({ receiptHandle: str(e.ReceiptHandle), code: str(e.ErrorCode), message: str(e.ErrorMessage) }));
+    const items = receiptHandles.map((h) => `<ReceiptHandle>${escapeXml(h)}</ReceiptHandle>`).join('');
+    const body = `<?xml version="1.0" encoding="UTF-8"?><ReceiptHandles xmlns="http://mns.aliyuncs.com/doc/v1/">${items}</ReceiptHandles>`;
+    // A partial failure answers non-2xx with an <Errors> list of <Error> items (spec §5.8).
+    const res = await this.call({ method: 'DELETE', resource: `/queues/${queue}/messages`, body, readTimeoutMs: this.timeoutMs, maxAnswerBytes: ANSWER_BYTES_SMALL, operation }, [204, 400, 404, 500]);
+    if (res.status === 204) return [];
+    const list = res.xml?.name === 'Errors' ? res.xml.children : undefined;
+    if (!list || list.length === 0) throw statusError(operation, res.status, res.requestId);
+    return list.map((e) => {
+      const f = e.name === 'Error' ? fieldsOf(e) : undefined;
+      if (!f) throw invalidAnswer(operation, res, 'an <Errors> item is not an <Error> record');
+      return { receiptHandle: f.get('ReceiptHandle') ?? '', code: f.get('ErrorCode') ?? '', message: f.get('ErrorMessage') ?? '' };
+    });
   }
 
   /** ChangeMessageVisibility (spec §5.9): the message becomes visible `visibilityTimeout` seconds from now. */
@@ -393,7 +392,42 @@ export class MnsClient {
     if (!Number.isInteger(visibilityTimeout) || visibilityTimeout < 1 || visibilityTimeout > 43200) {
       throw localError(`visibility timeout must be a whole number of seconds from 1 to 43200, got ${visibilityTimeout}`);
     }
-    const res = await this.call(`change visibility in queue ${queue}`, (sdk) => sdk.changeMessageVisibility(queue, receiptHandle, visibilityTimeout), [200]);
-    return { receiptHandle: str(res.body?.ReceiptHandle), nextVisibleTime: num(res.body?.NextVisibleTime) };
+    const operation = `change visibility in queue ${queue}`;
+    const resource = `/queues/${queue}/messages?receiptHandle=${receiptHandle}&visibilityTimeout=${visibilityTimeout}`;
+    const res = await this.call({ method: 'PUT', resource, body: '', readTimeoutMs: this.timeoutMs, maxAnswerBytes: ANSWER_BYTES_SMALL, operation }, [200]);
+    const f = res.xml?.name === 'ChangeVisibility' ? fieldsOf(res.xml) : undefined;
+    const handle = f?.get('ReceiptHandle') ?? '';
+    if (!f || handle === '') throw invalidAnswer(operation, res, 'the answer holds no <ChangeVisibility> with a ReceiptHandle');
+    return { receiptHandle: handle, nextVisibleTime: num(f.get('NextVisibleTime')) };
   }
+}
+
+/** One message of 64 KB, fully XML-escaped (up to 6 bytes per character), plus its fields. */
+const ANSWER_BYTES_ONE = 6 * 64 * 1024 + 4096;
+const ANSWER_BYTES_SMALL = 64 * 1024;
+
+function checkWait(waitSeconds: number): void {
+  if (!Number.isInteger(waitSeconds) || waitSeconds < 0 || waitSeconds > 30) throw localError(`wait seconds must be a whole number from 0 to 30, got ${waitSeconds}`);
+}
+
+function invalidAnswer(operation: string, res: MnsAnswer, what: string): MnsError {
+  return new MnsError({ code: 'InvalidResponse', status: res.status, requestId: res.requestId, source: 'http', message: `MNS ${operation}: ${what}` });
+}
+
+function toReceived(m: XmlElement, operation: string, res: MnsAnswer): ReceivedMessage {
+  const f = fieldsOf(m);
+  if (!f || !f.get('MessageId') || !f.get('ReceiptHandle') || !f.has('MessageBody')) {
+    throw invalidAnswer(operation, res, 'a <Message> lacks MessageId, ReceiptHandle or MessageBody');
+  }
+  return {
+    messageId: str(f.get('MessageId')),
+    receiptHandle: str(f.get('ReceiptHandle')),
+    body: str(f.get('MessageBody')),
+    bodyMD5: str(f.get('MessageBodyMD5')),
+    enqueueTime: num(f.get('EnqueueTime')),
+    nextVisibleTime: num(f.get('NextVisibleTime')),
+    firstDequeueTime: num(f.get('FirstDequeueTime')),
+    dequeueCount: num(f.get('DequeueCount')),
+    priority: num(f.get('Priority')),
+  };
 }

@@ -1,18 +1,13 @@
-// PublishMessage (spec §2.4) as a minimal own call — the one MNS operation that does not go through @alicloud/mns.
-//
-// Why (spec §10.4 allows exactly this, for one operation, with the reason stated): publishing is the hot path of
-// this package (every device message), and through the SDK the client process is CPU-bound in the SDK's
-// per-request path (xml2js/sax parsing of every answer, url.parse, kitx hashing, httpx timers and listeners).
-// `npm run bench` (bench/mns.ts: topic out node vs a bare keep-alive HTTP client, same signed requests, same local
-// MNS, 16 in flight) measured 0.45–0.56× through the SDK (e.g. 4.1 k/s vs 9.1 k/s); issue 4 requires ≥ 0.7×.
-// With this call (plus one-shot MD5 and escaping/validation fast paths in body.ts) the same bench measured
-// 0.78×, 0.84× and 0.87× in three runs on the same 2-core machine (0.71–1.02× over all runs while others loaded it).
+// PublishMessage (spec §2.4): the hot path of this package (every device message), kept as its own tuned call
+// beside the general request of request.ts (one-shot MD5, inline string-to-sign, flat reader). Through
+// @alicloud/mns the client was CPU-bound in the SDK's per-request path and `npm run bench` (bench/mns.ts: topic
+// out vs a bare keep-alive HTTP client) measured 0.45–0.56×; this call measured 0.71–1.02× (issue 4: ≥ 0.7×).
 //
 // What it keeps from the adapter's contract (client.ts), proven by test/mns/client.test.ts:
 //  - the body is built with body.ts's escaping (byte-identical bodies), signed with signature V2 (signature.ts);
 //  - the client's keep-alive agent (connect timeout on connecting only) and a bounded read timeout;
 //  - `security-token` for STS credentials (unsigned, as every SDK sends it);
-//  - every failure is the same typed MnsError as through the SDK: an MNS <Error> answer by its Code (via
+//  - every failure is the same typed MnsError as request.ts gives: an MNS <Error> answer by its Code (via
 //    mnsServiceError, so credentialsSuspect / SecurityTokenExpired are classified alike), a non-2xx answer
 //    without one by its status (503 HTML, empty 502), network errors and timeouts by fromSdkError's rules;
 //  - the answer is read by a small strict reader of flat XML (root element + text-only children); anything
@@ -169,6 +164,8 @@ export interface PublishTarget {
   timeoutMs: number;
   /** Checked right before the request is sent: a closed client sends nothing more. */
   isClosed(): boolean;
+  /** Told of each request sent, so that its client can end it (close, abort) when the agent is shared. */
+  track?(req: http.ClientRequest): void;
 }
 
 export interface PublishAnswer {
@@ -183,7 +180,7 @@ function invalid(operation: string, status: number, requestId: string | undefine
   return new MnsError({ code: 'InvalidResponse', status, requestId, source: 'http', message: `MNS ${operation}: ${what}` });
 }
 
-/** Turns a complete HTTP answer to PublishMessage into the result, or the MnsError the SDK path would give. */
+/** Turns a complete HTTP answer to PublishMessage into the result, or the typed MnsError. */
 export function readPublishAnswer(operation: string, status: number, headers: http.IncomingHttpHeaders, text: string): PublishAnswer {
   const header = headers[REQUEST_ID];
   const headerRequestId = typeof header === 'string' && header !== '' ? header : undefined;
@@ -257,6 +254,7 @@ export function postPublish(target: PublishTarget, creds: Credentials, topic: st
     }
     const options: http.RequestOptions = { host: target.hostname, port: target.port, method: 'POST', path: resource, agent: target.agent, headers };
     const req = target.secure ? https.request(options) : http.request(options);
+    target.track?.(req);
     const startTimer = (): void => {
       if (settled || timer) return;
       timer = setTimeout(() => {

@@ -1,5 +1,5 @@
-// MNS request signature V2 (spec §4.1), for the one operation that does not go through @alicloud/mns
-// (PublishMessage, see publish.ts). Checked against the spec's vectors M1–M8 in test/mns/signature.test.ts.
+// MNS request signature V2 (spec §4.1), used by every request of our client
+// (publish.ts, request.ts). Checked against the spec's vectors M1–M8 in test/mns/signature.test.ts.
 import { createHmac } from 'node:crypto';
 import { md5Hex } from './body';
 

@@ -3,6 +3,7 @@
 // Catch nodes. Every message ends on one of the two outputs — or, when Node-RED itself is stopping, in the log.
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
 import { MnsClient, MnsError, Publisher, type PublisherState } from '../../lib/mns';
+import { resolveMnsEndpoint, type ResolvedEndpoint } from '../shared/mns-endpoint';
 import { TOPIC_NAME, bodyFor, errorRecord, normaliseTopicOut, type MsgIot, type NormalisedTopicOut, type TopicOutConfig } from './topic-out-io';
 import type { AliyunCredentialsNode } from '../aliyun-credentials/aliyun-credentials';
 
@@ -48,14 +49,16 @@ export default function (RED: NodeAPI): void {
     let client: MnsClient | undefined;
     let publisher: Publisher | undefined;
     let credsNode: CredentialsConfigNode | undefined;
+    let resolved: ResolvedEndpoint | undefined;
     let credentialTrouble: string | undefined;
     let closing = false;
 
     try {
       cfg = normaliseTopicOut(def);
-      const found = def.aliyunCredentials ? (RED.nodes.getNode(def.aliyunCredentials) as unknown as CredentialsConfigNode | null) : null;
-      if (!found || typeof found.getCredentials !== 'function') throw new Error(t('errors.no-credentials'));
-      credsNode = found;
+      resolved = resolveMnsEndpoint(RED, def, t);
+      cfg.endpoint = resolved.endpoint;
+      cfg.region = resolved.region;
+      credsNode = resolved.credentials;
     } catch (err) {
       startError = new Error(t('errors.invalid-config', { message: (err as Error).message }));
       node.status({ fill: 'red', shape: 'ring', text: t('status.invalid-config') });
@@ -105,6 +108,7 @@ export default function (RED: NodeAPI): void {
         credentials: { getCredentials: () => creds.getCredentials() },
         timeoutMs: cfg.timeoutMs,
         maxSockets: cfg.concurrency,
+        agent: resolved?.agent,
       });
       const c = client;
       publisher = new Publisher({

@@ -4,6 +4,8 @@ import { endpointFromFields, wholeNumberField as int } from '../../lib/mns';
 
 export interface TopicOutConfig {
   name?: string;
+  /** Id of an aliyun-mns-endpoint config node; when set, the per-node endpoint fields below are not used. */
+  mnsEndpoint?: string;
   /** Id of the aliyun-credentials config node (not `credentials`: Node-RED reserves that name). */
   aliyunCredentials?: string;
   endpointType?: 'region' | 'custom';
@@ -24,7 +26,7 @@ export interface TopicOutConfig {
 export interface NormalisedTopicOut {
   endpoint: string;
   accountId?: string;
-  /** Region for the error record's actionRegion (the endpoint host for a custom URL). */
+  /** Region for the error record's actionRegion (the config node's region; the host of an old-form custom URL). */
   region: string;
   topic: string;
   bodyEncoding: BodyEncoding;
@@ -39,7 +41,8 @@ export const TOPIC_NAME = /^[A-Za-z0-9][A-Za-z0-9-]{0,119}$/;
 
 export function normaliseTopicOut(c: TopicOutConfig): NormalisedTopicOut {
   const custom = c.endpointType === 'custom';
-  const endpoint = endpointFromFields(c);
+  // With an endpoint config node, the endpoint and region come from it (resolveMnsEndpoint).
+  const endpoint = c.mnsEndpoint ? '' : endpointFromFields(c);
   const topic = (c.topic ?? '').trim();
   if (topic !== '' && !TOPIC_NAME.test(topic)) throw new Error(`the topic name "${topic}" is invalid: use 1–120 letters, digits and "-", starting with a letter or digit`);
   const encoding = c.bodyEncoding ?? 'json';
@@ -49,7 +52,7 @@ export function normaliseTopicOut(c: TopicOutConfig): NormalisedTopicOut {
     const p = tagProblem(tag);
     if (p) throw new Error(p);
   }
-  const region = custom ? new URL(endpoint).host : (c.region ?? '').trim();
+  const region = c.mnsEndpoint ? '' : custom ? new URL(endpoint).host : (c.region ?? '').trim();
   return {
     endpoint,
     accountId: custom ? undefined : c.accountId?.trim(),

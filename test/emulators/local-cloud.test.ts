@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import mqtt from 'mqtt';
 import { start, DEMO_DEVICES, DEMO_MNS_QUEUE, DEMO_MNS_TOPIC, DEMO_ROLE_ARN, type LocalCloud } from '../../emulators';
 import { AssumeRoleProvider, StaticAccessKeyProvider } from '../../lib/credentials';
-import { MnsClient } from '../../lib/mns';
+import { MnsClient, unwrapBody } from '../../lib/mns';
 import { signDevice } from '../../lib/iot/signing';
 
 describe('local cloud: start() with STS, MNS and the IoT platform', () => {
@@ -34,7 +34,11 @@ describe('local cloud: start() with STS, MNS and the IoT platform', () => {
       assert.ok(published.messageId);
       const received = await client.receiveMessages(DEMO_MNS_QUEUE, 5, 1);
       assert.equal(received.length, 1);
-      assert.equal(received[0].body, body);
+      // The demo subscription is created as the console does (XML notifications): the queue holds the envelope.
+      const unwrapped = unwrapBody(received[0].body);
+      assert.equal(unwrapped.envelope, 'xml-notification');
+      assert.equal(unwrapped.message, body);
+      assert.equal(unwrapped.notification?.messageId, published.messageId);
       assert.deepEqual(await client.deleteMessages(DEMO_MNS_QUEUE, [received[0].receiptHandle]), []);
     } finally {
       client.close();

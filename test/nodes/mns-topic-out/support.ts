@@ -4,11 +4,13 @@ import type { Node, NodeAPI } from 'node-red';
 import credentialsNode from '../../../nodes/aliyun-credentials/aliyun-credentials';
 import topicOutNode from '../../../nodes/aliyun-mns-topic-out/aliyun-mns-topic-out';
 import queueInNode from '../../../nodes/aliyun-mns-queue-in/aliyun-mns-queue-in';
+import endpointNode from '../../../nodes/aliyun-mns-endpoint/aliyun-mns-endpoint';
+import endpointEn from '../../../nodes/aliyun-mns-endpoint/locales/en-US/aliyun-mns-endpoint.json';
 import topicOutEn from '../../../nodes/aliyun-mns-topic-out/locales/en-US/aliyun-mns-topic-out.json';
 import queueInEn from '../../../nodes/aliyun-mns-queue-in/locales/en-US/aliyun-mns-queue-in.json';
 import { AK } from '../../mns/support';
 
-const catalog: Record<string, unknown> = { ...topicOutEn, ...queueInEn };
+const catalog: Record<string, unknown> = { ...topicOutEn, ...queueInEn, ...endpointEn };
 
 export function translate(key: string, subs?: Record<string, unknown>): string {
   let v: unknown = catalog;
@@ -26,6 +28,7 @@ function mnsModules(RED: NodeAPI): void {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   if (!api.hooks) api.hooks = (require('@node-red/util') as { hooks: unknown }).hooks;
   credentialsNode(RED);
+  endpointNode(RED);
   topicOutNode(RED);
   queueInNode(RED);
 }

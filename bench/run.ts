@@ -5,6 +5,7 @@ import { benchIngest } from './ingest';
 import { benchMns } from './mns';
 import { benchRules } from './rules';
 import { benchSoak } from './soak';
+import { benchPath } from './path';
 import type { Verdict } from './measure';
 
 async function main() {
@@ -18,6 +19,7 @@ async function main() {
     ['rules', benchRules],
     ['soak', benchSoak],
     ['mns', benchMns],
+    ['path', benchPath],
   ];
   console.log(`node ${process.version} · ${process.platform}/${process.arch}`);
   const verdicts: Verdict[] = [];

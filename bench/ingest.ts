@@ -44,7 +44,7 @@ export async function client(url: string, login: IClientOptions): Promise<MqttCl
 }
 
 /** Publishes n messages to `topic` and resolves when `counter()` says n more arrived. */
-export function side(name: string, publisher: MqttClient, topic: string, arrivals: { count: number; waiter?: () => void }, payload: Buffer = PAYLOAD): Side {
+export function side(name: string, publisher: MqttClient, topic: string, arrivals: { count: number; waiter?: () => void }, qos: 0 | 1 = 0, payload: Buffer = PAYLOAD): Side {
   return {
     name,
     run(n: number): Promise<number> {
@@ -61,7 +61,7 @@ export function side(name: string, publisher: MqttClient, topic: string, arrival
             resolve(n);
           }
         };
-        for (let i = 0; i < n; i++) publisher.publish(topic, payload, { qos: 0 });
+        for (let i = 0; i < n; i++) publisher.publish(topic, payload, { qos });
       });
     },
   };
@@ -124,5 +124,77 @@ export async function benchIngest(): Promise<Verdict[]> {
     await helper.unload();
     await Promise.all(clients.map((c) => c.endAsync(true)));
     await broker.stop();
+  }
+}
+
+/**
+ * Device in, QoS 1: acknowledging when the flow has finished (the default; the completion tracker on Node-RED's
+ * message hooks) ÷ acknowledging on arrival, two nodes on two connections to the same Mosquitto, MQTT 5 (Receive
+ * Maximum 1000), in the same run.
+ */
+export async function benchAck(): Promise<Verdict[]> {
+  if (!mosquittoAvailable()) {
+    console.log('\nDevice in acknowledgement: skipped (needs mosquitto)');
+    return [];
+  }
+  const m = await startMosquitto({ config: ['max_inflight_messages 1000', 'max_queued_messages 0'] });
+  console.log('\nDevice in, QoS 1 — acknowledge when the flow has finished ÷ on arrival, same Mosquitto, MQTT 5 (target ≥ 0.8×)');
+  const clients: MqttClient[] = [];
+  // The test helper's RED has no message hooks; the real runtime's RED.hooks is @node-red/util's registry.
+  const withHooks = (RED: { hooks?: unknown }): void => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    if (!RED.hooks) RED.hooks = (require('@node-red/util') as { hooks: unknown }).hooks;
+    (deviceInModule as unknown as (r: unknown) => void)(RED);
+  };
+  try {
+    const broker = (id: string) => ({ id, type: 'aliyun-iot-broker', mode: 'mqtt', url: m.url, keepalive: 60, cleanSession: true, protocolVersion: '5' });
+    await loadUninstrumented(
+      [brokerModule, withHooks],
+      [
+        broker('b1'),
+        broker('b2'),
+        { id: 'fin', type: 'aliyun-iot-device-in', broker: 'b1', topic: `/${PK}/+/user/finish`, qos: 1, format: 'auto', ackMode: 'complete', wires: [['outFin']] },
+        { id: 'arr', type: 'aliyun-iot-device-in', broker: 'b2', topic: `/${PK}/+/user/arrival`, qos: 1, format: 'auto', ackMode: 'arrival', wires: [['outArr']] },
+        { id: 'outFin', type: 'helper' },
+        { id: 'outArr', type: 'helper' },
+      ],
+    );
+    const counter = (id: string) => {
+      const c = { count: 0, waiter: undefined as undefined | (() => void) };
+      (helper.getNode(id) as unknown as { on(ev: string, fn: () => void): void }).on('input', () => {
+        c.count++;
+        c.waiter?.();
+      });
+      return c;
+    };
+    const fin = counter('outFin');
+    const arr = counter('outArr');
+    const publisher = await client(m.url, {});
+    clients.push(publisher);
+    for (const [topic, c] of [[`/${PK}/dev01/user/finish`, fin], [`/${PK}/dev01/user/arrival`, arr]] as const) {
+      await new Promise<void>((resolve, reject) => {
+        const timer = setInterval(() => publisher.publish(topic, PAYLOAD, { qos: 1 }), 50);
+        const give = setTimeout(() => reject(new Error(`${topic}: nothing within 20 s`)), 20_000);
+        c.waiter = () => {
+          clearInterval(timer);
+          clearTimeout(give);
+          c.waiter = undefined;
+          resolve();
+        };
+      });
+    }
+    await publisher.publishAsync(`/${PK}/dev01/user/none`, PAYLOAD, { qos: 1 });
+    const c = await compare(
+      'device in QoS 1: ack on finish vs on arrival',
+      side('ack on finish', publisher, `/${PK}/dev01/user/finish`, fin, 1),
+      side('ack on arrival', publisher, `/${PK}/dev01/user/arrival`, arr, 1),
+      5000,
+      5,
+    );
+    return [report(c, 0.8, 'ack on finish', 'ack on arrival')];
+  } finally {
+    await helper.unload();
+    await Promise.all(clients.map((c) => c.endAsync(true)));
+    await m.stop();
   }
 }

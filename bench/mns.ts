@@ -3,7 +3,10 @@
 // PublishMessage requests to the same server, with the same number of requests in flight, in the same run.
 // p50/p99 latency (message in → answer) is printed for both sides. The local MNS runs in a child process, as the
 // real service runs elsewhere: the client sides are measured, not the server sharing their CPU.
+import fs from 'node:fs';
 import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, createHmac } from 'node:crypto';
 import { helper, loadUninstrumented } from './runtime';
@@ -100,8 +103,8 @@ function bareClient(url: string, topic: string, latencies: number[]): Side {
  * Ours: the same closed loop as the baseline — CONCURRENCY messages in the node at a time, the next one sent when
  * one comes out of output 1 — so both sides have the same number of publishes in flight and latencies compare.
  */
-function nodeSide(latencies: number[]): Side {
-  const out = helper.getNode('out') as unknown as { receive(msg: unknown): void };
+function nodeSide(latencies: number[], ids = { out: 'out', ok: 'ok', failed: 'failed' }, name = 'topic out'): Side {
+  const out = helper.getNode(ids.out) as unknown as { receive(msg: unknown): void };
   const state = { sent: 0, answered: 0, target: 0, failed: 0, finish: undefined as undefined | ((err?: Error) => void) };
   const sendNext = (): void => {
     if (state.sent >= state.target) return;
@@ -113,17 +116,17 @@ function nodeSide(latencies: number[]): Side {
     if (state.answered >= state.target) state.finish?.(state.failed > 0 ? new Error(`${state.failed} publishes failed`) : undefined);
     else sendNext();
   };
-  helper.getNode('ok').on('input', (msg: unknown) => {
+  helper.getNode(ids.ok).on('input', (msg: unknown) => {
     latencies.push(performance.now() - (msg as { t0: number }).t0);
     answered();
   });
-  helper.getNode('failed').on('input', (msg: unknown) => {
+  helper.getNode(ids.failed).on('input', (msg: unknown) => {
     state.failed++;
     console.log(`  topic out failed: ${(msg as { error?: { message?: string } }).error?.message}`);
     answered();
   });
   return {
-    name: 'topic out',
+    name,
     run(n: number): Promise<number> {
       return new Promise((resolve, reject) => {
         state.sent = 0;
@@ -177,6 +180,8 @@ export async function benchMns(): Promise<Verdict[]> {
   console.log(`\nMNS publish — topic out node ÷ bare keep-alive HTTP client, same signed requests, same local MNS, ${CONCURRENCY} in flight on both sides (target ≥ 0.7×)`);
   const { url, child } = await startMnsProcess();
   const mns = { url };
+  const userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-outbox-'));
+  helper.settings({ userDir } as never);
   try {
     await loadUninstrumented(
       [credentialsModule, topicOutModule],
@@ -186,10 +191,17 @@ export async function benchMns(): Promise<Verdict[]> {
         {
           id: 'out', z: 'tab', type: 'aliyun-mns-topic-out', aliyunCredentials: 'creds', endpointType: 'custom', endpoint: mns.url,
           topic: 'bench', bodyEncoding: 'json', retries: '0', concurrency: String(CONCURRENCY), queueLimit: '100000', timeout: '10',
-          wires: [['ok'], ['failed']],
+          outbox: 'memory', wires: [['ok'], ['failed']],
         },
         { id: 'ok', z: 'tab', type: 'helper' },
         { id: 'failed', z: 'tab', type: 'helper' },
+        {
+          id: 'outDisk', z: 'tab', type: 'aliyun-mns-topic-out', aliyunCredentials: 'creds', endpointType: 'custom', endpoint: mns.url,
+          topic: 'bench', bodyEncoding: 'json', retries: '0', concurrency: String(CONCURRENCY), timeout: '10',
+          outbox: 'disk', wires: [['okDisk'], ['failedDisk']],
+        },
+        { id: 'okDisk', z: 'tab', type: 'helper' },
+        { id: 'failedDisk', z: 'tab', type: 'helper' },
       ],
       { creds: { ...AK } },
     );
@@ -198,9 +210,24 @@ export async function benchMns(): Promise<Verdict[]> {
     const c = await compare('publish: topic out vs bare HTTP', nodeSide(oursLatency), bareClient(mns.url, 'bench', baseLatency), 2000, 5);
     const verdict = report(c, 0.7, 'topic-out', 'bare http');
     console.log(`  latency: ${latencyLine('topic-out', oursLatency)} · ${latencyLine('bare http', baseLatency)}`);
-    return [verdict];
+
+    // The durable outbox: the same node with its journal on (fsync before done, then publish) vs memory only. In a
+    // closed loop of CONCURRENCY messages the fsync batch is at most CONCURRENCY; an open stream batches more.
+    console.log(`\nMNS topic out — outbox on disk ÷ memory only, same local MNS, ${CONCURRENCY} in flight (target ≥ 0.7×)`);
+    const diskLatency: number[] = [];
+    const memLatency: number[] = [];
+    const disk = nodeSide(diskLatency, { out: 'outDisk', ok: 'okDisk', failed: 'failedDisk' }, 'outbox on disk');
+    const mem = nodeSide(memLatency, { out: 'out', ok: 'ok', failed: 'failed' }, 'memory only');
+    const o = await compare('publish: outbox on disk vs memory only', disk, mem, 2000, 5);
+    const outboxVerdict = report(o, 0.7, 'outbox on disk', 'memory only');
+    const stats = (helper.getNode('outDisk') as unknown as { outboxStats(): { syncs: number; synced: number; maxBatch: number } }).outboxStats();
+    console.log(`  fsync batches: ${stats.syncs} fsyncs for ${stats.synced} messages, ${(stats.synced / Math.max(1, stats.syncs)).toFixed(1)} per fsync on average, ${stats.maxBatch} at most`);
+    console.log(`  latency: ${latencyLine('outbox on disk', diskLatency)} · ${latencyLine('memory only', memLatency)}`);
+    return [verdict, outboxVerdict];
   } finally {
     await helper.unload();
+    helper.settings({});
+    fs.rmSync(userDir, { recursive: true, force: true });
     await new Promise<void>((resolve) => {
       child.once('exit', () => resolve());
       child.kill('SIGTERM');

@@ -56,8 +56,8 @@ export async function benchRules(): Promise<Verdict[]> {
       });
     }
     await publisher.publishAsync(`/${PK}/dev01/user/none`, PAYLOAD_RULE, { qos: 1 }); // let warm-up stragglers land
-    const cmp = await compare(`${MANY} rules vs 1 rule`, side(`${MANY} rules`, publisher, topicMany, counters.many, PAYLOAD_RULE),
-      side('1 rule', publisher, topicOne, counters.one, PAYLOAD_RULE), 5_000, 7);
+    const cmp = await compare(`${MANY} rules vs 1 rule`, side(`${MANY} rules`, publisher, topicMany, counters.many, 0, PAYLOAD_RULE),
+      side('1 rule', publisher, topicOne, counters.one, 0, PAYLOAD_RULE), 5_000, 7);
     return [report(cmp, 0.5, `${MANY} rules`, '1 rule')];
   } finally {
     await helper.unload();

@@ -1,7 +1,7 @@
 // `npm run bench`: every performance claim of the package, as ratios against a baseline measured in the same run.
 import { benchSql } from './sql';
 import { benchFlow } from './flow';
-import { benchIngest } from './ingest';
+import { benchAck, benchIngest } from './ingest';
 import { benchMns } from './mns';
 import { benchRules } from './rules';
 import { benchSoak } from './soak';
@@ -16,6 +16,7 @@ async function main() {
     ['sql', benchSql],
     ['flow', benchFlow],
     ['ingest', benchIngest],
+    ['ack', benchAck],
     ['rules', benchRules],
     ['soak', benchSoak],
     ['mns', benchMns],

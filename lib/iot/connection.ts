@@ -112,7 +112,40 @@ export interface IncomingMessage {
   qos: 0 | 1 | 2;
   retain: boolean;
   receivedAt: number;
+  /**
+   * QoS 1/2 only, and only while the handler runs: takes the acknowledgement (PUBACK / PUBCOMP) into the caller's
+   * hands. The connection acknowledges once every user that deferred has called the returned function with `true`;
+   * one `false` leaves the message unacknowledged, so the broker redelivers it on the next connection (MQTT
+   * redelivers only then). Acknowledgements of QoS 1 messages go out in the order the messages arrived (MQTT 3.1.1
+   * and 5 §4.6): a later message's PUBACK waits for the earlier ones to be acknowledged or given up.
+   */
+  defer?: () => (safe: boolean) => void;
 }
+
+/** One QoS 1/2 message whose acknowledgement may be deferred by its users. */
+interface PendingAck {
+  messageId: number;
+  qos: 1 | 2;
+  /** The connection (count of CONNACKs) it arrived on; an acknowledgement never goes out on a later one. */
+  generation: number;
+  packet: IPublishPacket;
+  deferred: boolean;
+  holds: number;
+  unsafe: boolean;
+  /** mqtt.js has handed the acknowledgement to us (handleMessage ran). */
+  registered: boolean;
+  state: 'open' | 'ack' | 'drop';
+}
+
+/** The mqtt.js 5 members the deferred acknowledgement uses (the ones its own handlers use after handleMessage). */
+interface MqttInternals {
+  incomingStore: { del(packet: IPublishPacket, cb: () => void): void };
+  _releaseIncomingQoS2Publish(messageId: number): void;
+  _sendPacket(packet: { cmd: 'puback' | 'pubcomp'; messageId: number }): void;
+}
+
+/** Passed to mqtt.js' handleMessage callback: do not acknowledge now (we may do it later, or never). */
+const NOT_NOW = new Error('acknowledgement deferred');
 
 export interface SubscriptionHandlers {
   onMessage(message: IncomingMessage): void;
@@ -142,6 +175,7 @@ interface UserSub {
  */
 interface Waiting {
   message: IncomingMessage;
+  packet: IPublishPacket;
   ids: number[] | undefined;
   levels: string[];
   /** Refs of the users that got it. */
@@ -169,6 +203,8 @@ export interface ResolvedConnection {
 }
 
 const NOT_AUTHORIZED_V3 = new Set([4, 5]);
+/** The Receive Maximum an MQTT 5 connection announces. */
+export const RECEIVE_MAXIMUM = 1000;
 const NOT_AUTHORIZED_V5 = new Set([0x86, 0x87, 0x8c]);
 
 function randomClientId(): string {
@@ -217,6 +253,10 @@ export function resolveConnection(options: ConnectionOptions, now: number = Date
   // MQTT 5 ends a session at DISCONNECT unless a session expiry interval says otherwise: with clean session off,
   // keep it (0xFFFFFFFF = never expires, the MQTT 3.1.1 behaviour; a broker may cap it).
   if (protocolVersion === 5 && !clean) base.properties = { sessionExpiryInterval: 0xffffffff };
+  // MQTT 5: announce how many QoS 1/2 messages may be unacknowledged at once. Acknowledging when the flow has
+  // finished keeps messages unacknowledged for longer, so a generous window keeps the stream flowing. (MQTT 3.1.1
+  // has no such property: the broker's own limit applies, e.g. Mosquitto's max_inflight_messages, default 20.)
+  if (protocolVersion === 5) base.properties = { ...base.properties, receiveMaximum: RECEIVE_MAXIMUM };
   if (options.mode === 'mqtt') {
     // The broker has its own username and password fields: user:password@ in the URL is refused before anything
     // quotes the URL, and the URL is quoted only through redactUrl.
@@ -345,6 +385,11 @@ export class IotConnection extends EventEmitter {
   private stopping = false;
   private stopPromise: Promise<void> | undefined;
   private readonly verdicts = new WeakMap<object, Verdict>();
+  private readonly pendingAcks = new WeakMap<object, PendingAck>();
+  /** QoS 1 messages of this connection whose PUBACK is ours to send, in arrival order. */
+  private ackQueue: PendingAck[] = [];
+  /** Deferred acknowledgements not yet given (QoS 1 and 2), for status and tests. */
+  deferredAcks = 0;
   private waiting: Waiting | undefined;
   private holding = false;
   /** Messages not acknowledged because the connection was closing or they waited for a detached user. */
@@ -449,6 +494,7 @@ export class IotConnection extends EventEmitter {
     if (this.stableTimer) clearTimeout(this.stableTimer);
     this.stableTimer = undefined;
     this.releaseWaiting('the connection closed');
+    this.dropAcks();
     if (this.stopping) return;
     const wasConnected = this.connectedAt !== undefined;
     const lifetime = wasConnected ? Date.now() - (this.connectedAt as number) : 0;
@@ -654,6 +700,21 @@ export class IotConnection extends EventEmitter {
       retain: packet.retain,
       receivedAt: Date.now(),
     };
+    if (packet.qos > 0 && packet.messageId !== undefined) {
+      const pa: PendingAck = {
+        messageId: packet.messageId,
+        qos: packet.qos as 1 | 2,
+        generation: this.connects,
+        packet,
+        deferred: false,
+        holds: 0,
+        unsafe: false,
+        registered: false,
+        state: 'open',
+      };
+      this.pendingAcks.set(packet, pa);
+      message.defer = () => this.deferAck(pa);
+    }
     let ids: number[] | undefined;
     const sid = packet.properties?.subscriptionIdentifier;
     if (sid !== undefined) ids = Array.isArray(sid) ? sid : [sid];
@@ -669,7 +730,7 @@ export class IotConnection extends EventEmitter {
     if (detached || (delivered === 0 && this.holding)) {
       const got = new Set<string>();
       if (delivered > 0) for (const u of candidates) if (u.handlers && this.matches(u, ids, levels, topic)) got.add(u.ref);
-      this.verdicts.set(packet, { message, ids, levels, got });
+      this.verdicts.set(packet, { message, packet, ids, levels, got });
       return;
     }
     this.verdicts.set(packet, 'ack');
@@ -684,7 +745,7 @@ export class IotConnection extends EventEmitter {
     const verdict = this.verdicts.get(packet);
     this.verdicts.delete(packet);
     if (verdict === undefined || verdict === 'ack') {
-      callback();
+      this.acknowledge(packet, callback);
     } else if (verdict === 'refuse' || this.stopping || !this.client?.connected) {
       if (packet.qos > 0) this.unacknowledged++;
       callback(new Error('not acknowledged: the connection is closing'));
@@ -714,7 +775,8 @@ export class IotConnection extends EventEmitter {
       this.unrouted++;
       this.emit('unrouted', w.message);
     }
-    w.release?.();
+    const release = w.release;
+    if (release) this.acknowledge(w.packet, release);
   }
 
   /** Lets the connection go on without acknowledging the waiting message (the broker redelivers it). */
@@ -724,6 +786,83 @@ export class IotConnection extends EventEmitter {
     this.waiting = undefined;
     if (w.message.qos > 0) this.unacknowledged++;
     w.release?.(new Error(`not acknowledged: ${why}`));
+  }
+
+  // ---- acknowledgements ------------------------------------------------------------------------------------------
+
+  private deferAck(pa: PendingAck): (safe: boolean) => void {
+    if (pa.registered && !pa.deferred) throw new Error('defer() is only possible while the message handler runs');
+    if (!pa.deferred) this.deferredAcks++;
+    pa.deferred = true;
+    pa.holds++;
+    let called = false;
+    return (safe: boolean) => {
+      if (called) return;
+      called = true;
+      if (!safe) pa.unsafe = true;
+      pa.holds--;
+      if (pa.holds > 0) return;
+      if (pa.state === 'open') this.deferredAcks--;
+      pa.state = pa.unsafe ? 'drop' : 'ack';
+      if (pa.registered) this.flushAcks(pa);
+    };
+  }
+
+  /**
+   * mqtt.js asks whether to acknowledge now. Yes (callback()) when no user deferred it and no earlier QoS 1
+   * acknowledgement is still pending; otherwise we take the acknowledgement over (callback(NOT_NOW) keeps mqtt.js
+   * from sending it, and lets it go on to the next packet, so many messages can be in flight).
+   */
+  private acknowledge(packet: IPublishPacket, callback: (err?: Error) => void): void {
+    const pa = this.pendingAcks.get(packet);
+    this.pendingAcks.delete(packet);
+    if (!pa || (!pa.deferred && (pa.qos === 2 || this.ackQueue.length === 0))) {
+      if (pa && pa.generation !== this.connects) callback(NOT_NOW); // arrived on a connection that has closed since
+      else callback();
+      return;
+    }
+    callback(NOT_NOW);
+    pa.registered = true;
+    if (!pa.deferred) pa.state = 'ack';
+    if (pa.qos === 1) this.ackQueue.push(pa);
+    this.flushAcks(pa);
+  }
+
+  /** Sends what can be sent: QoS 1 PUBACKs from the head of the queue in order, a QoS 2 PUBCOMP as it is decided. */
+  private flushAcks(changed: PendingAck): void {
+    // mqtt.js' own acknowledgement path (used by handlePublish / handlePubrel after handleMessage calls back).
+    const client = this.client as unknown as MqttInternals | undefined;
+    const live = (pa: PendingAck): boolean => Boolean(client && this.connected && pa.generation === this.connects);
+    if (changed.qos === 2) {
+      if (changed.state === 'open' || !changed.registered) return;
+      if (changed.state === 'drop' || !live(changed)) {
+        this.unacknowledged++;
+        return;
+      }
+      const c = client as MqttInternals;
+      c.incomingStore.del(changed.packet, () => undefined);
+      c._releaseIncomingQoS2Publish(changed.messageId);
+      c._sendPacket({ cmd: 'pubcomp', messageId: changed.messageId });
+      return;
+    }
+    while (this.ackQueue.length > 0 && this.ackQueue[0].state !== 'open') {
+      const pa = this.ackQueue.shift() as PendingAck;
+      if (pa.state === 'drop' || !live(pa)) {
+        this.unacknowledged++;
+        continue;
+      }
+      (client as MqttInternals)._sendPacket({ cmd: 'puback', messageId: pa.messageId });
+    }
+  }
+
+  /** The connection closed: nothing of it can be acknowledged any more; the broker redelivers it (persistent session). */
+  private dropAcks(): void {
+    for (const pa of this.ackQueue) {
+      if (pa.state === 'open') this.deferredAcks--;
+      pa.state = 'drop';
+      this.unacknowledged++;
+    }
+    this.ackQueue = [];
   }
 
   /** Unsubscribes the users still detached (they did not come back after a restart); returns their refs. */

@@ -1,8 +1,15 @@
 // The `aliyun-mns-topic-out` node: publishes each message to an MNS topic through a bounded queue with retries.
 // Output 1: published (msg.mns); output 2: Alibaba's error record (msg.payload) + msg.error, and done(err) for
-// Catch nodes. Every message ends on one of the two outputs — or, when Node-RED itself is stopping, in the log.
+// Catch nodes. Every message ends on one of the two outputs.
+// Outbox "disk" (default): a message is first appended to a durable journal (lib/outbox) in the Node-RED user
+// directory and done() is called once it is on disk, so the source may acknowledge it; it is published from there
+// and removed when MNS answers 201 (or when it went to output 2). A stop or crash keeps the rest for the next start,
+// which publishes it before new messages. Outbox "memory": done() when MNS answered; at a stop what is not
+// published is left without done(), so a source that acknowledges on completion keeps it (redelivers it).
+import path from 'node:path';
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
-import { MnsClient, MnsError, Publisher, type PublisherState } from '../../lib/mns';
+import { MnsClient, MnsError, Publisher, type PublishJob, type PublisherState } from '../../lib/mns';
+import { Journal, JournalWriteError, OutboxFullError, decodeMessage, encodeMessage } from '../../lib/outbox';
 import { resolveMnsEndpoint, type ResolvedEndpoint } from '../shared/mns-endpoint';
 import { TOPIC_NAME, bodyFor, errorRecord, normaliseTopicOut, type MsgIot, type NormalisedTopicOut, type TopicOutConfig } from './topic-out-io';
 import type { AliyunCredentialsNode } from '../aliyun-credentials/aliyun-credentials';
@@ -52,6 +59,13 @@ export default function (RED: NodeAPI): void {
     let resolved: ResolvedEndpoint | undefined;
     let credentialTrouble: string | undefined;
     let closing = false;
+    let journal: Journal | undefined;
+    /** Resolves when the journal is read back and its messages are queued for publishing. */
+    let journalReady: Promise<void> = Promise.resolve();
+    /** Why the outbox cannot take messages now (its directory cannot be read or written). */
+    let journalTrouble: string | undefined;
+    /** Memory mode: messages not published when the node stopped (left without done()). */
+    let leftAtStop = 0;
 
     try {
       cfg = normaliseTopicOut(def);
@@ -73,14 +87,21 @@ export default function (RED: NodeAPI): void {
       if (!publisher || closing) return;
       const s: PublisherState = publisher.state();
       const code = s.lastErrorCode ?? '';
-      if (credentialTrouble) {
+      if (journal) {
+        // The backlog is what the outbox holds (published messages leave it).
+        const held = journal.stats.pending;
+        s.queued = Math.max(0, held - s.waiting);
+      }
+      if (journalTrouble) {
+        node.status({ fill: 'red', shape: 'ring', text: t('status.outbox-error', { reason: journalTrouble }) });
+      } else if (credentialTrouble) {
         node.status({ fill: 'red', shape: 'ring', text: credentialTrouble });
       } else if (s.waiting > 0 || s.paused) {
         const secs = s.nextRetryAt !== undefined ? Math.max(0, Math.ceil((s.nextRetryAt - Date.now()) / 1000)) : 0;
-        node.status({ fill: 'yellow', shape: 'ring', text: t('status.retrying', { seconds: secs, queued: s.queued + s.waiting, code }) });
+        node.status({ fill: 'yellow', shape: 'ring', text: t(journal ? 'status.retrying-outbox' : 'status.retrying', { seconds: secs, queued: s.queued + s.waiting, code }) });
         later(1000);
       } else if (s.queued > 0) {
-        node.status({ fill: 'blue', shape: 'dot', text: t('status.queued', { queued: s.queued, published: s.published }) });
+        node.status({ fill: 'blue', shape: 'dot', text: t(journal ? 'status.outbox' : 'status.queued', { queued: s.queued, published: s.published }) });
       } else if (s.failed > 0) {
         node.status({ fill: 'red', shape: 'dot', text: t('status.failed', { published: s.published, failed: s.failed, code }) });
       } else {
@@ -100,8 +121,13 @@ export default function (RED: NodeAPI): void {
       else later(Math.max(0, wait));
     };
 
+    const userDir = (RED.settings as unknown as { userDir?: string }).userDir;
     if (cfg && credsNode && !startError) {
       const creds = credsNode;
+      if (cfg.outbox && !userDir) {
+        node.warn(t('errors.no-user-dir'));
+        cfg.outbox = false;
+      }
       client = new MnsClient({
         endpoint: cfg.endpoint,
         accountId: cfg.accountId,
@@ -114,7 +140,8 @@ export default function (RED: NodeAPI): void {
       publisher = new Publisher({
         publish: (job) => c.publishMessage(job.topic, job.body, job.tag),
         concurrency: cfg.concurrency,
-        queueLimit: cfg.queueLimit,
+        // With the outbox, its limits bound the backlog; the publish queue takes what the outbox holds.
+        queueLimit: cfg.outbox ? cfg.outboxLimit + cfg.concurrency : cfg.queueLimit,
         retry: cfg.retry,
         abort: () => c.abortInFlight(),
         onChange: changed,
@@ -124,6 +151,34 @@ export default function (RED: NodeAPI): void {
         changed();
       });
       node.status({ fill: 'grey', shape: 'ring', text: t('status.ready') });
+      if (cfg.outbox && userDir) {
+        const j = new Journal({ dir: path.join(userDir, 'aliyun-outbox', node.id), maxCount: cfg.outboxLimit, maxBytes: cfg.outboxBytes });
+        journal = j;
+        // For diagnostics and `npm run bench` (fsync batch sizes); not part of the node's interface.
+        (node as unknown as { outboxStats?: () => unknown }).outboxStats = () => j.stats;
+        journalReady = j.open().then(
+          (records) => {
+            // What an earlier run left: published first, in its order, before anything new.
+            for (const r of records) {
+              let stored: { job: PublishJob; msg: TopicOutMsg };
+              try {
+                stored = decodeMessage<PublishJob>(r.data) as { job: PublishJob; msg: TopicOutMsg };
+              } catch (err) {
+                node.error(t('errors.outbox-unreadable', { reason: (err as Error).message }));
+                j.ack(r.seq);
+                continue;
+              }
+              publishHeld(r.seq, stored.job, stored.msg);
+            }
+            changed();
+          },
+          (err: unknown) => {
+            journalTrouble = (err as Error).message;
+            node.error(t('errors.outbox-error', { reason: journalTrouble }));
+            changed();
+          },
+        );
+      }
     }
 
     /** Output 2 + done(err): the error record in msg.payload, the details in msg.error. */
@@ -135,7 +190,7 @@ export default function (RED: NodeAPI): void {
       err: Error,
       reason: string,
     ): void => {
-      const code = err instanceof MnsError ? err.code : 'InvalidMessage';
+      const code = err instanceof MnsError || err instanceof OutboxFullError || err instanceof JournalWriteError ? err.code : 'InvalidMessage';
       const text = reason.startsWith(code) ? reason : `${code}: ${reason}`;
       msg.payload = errorRecord(msg, mnsTopic, cfg?.region ?? '', text);
       const info: Record<string, unknown> = { message: text, code, source: { id: node.id, type: TYPE, name: def.name || undefined } };
@@ -157,6 +212,27 @@ export default function (RED: NodeAPI): void {
       done(error);
     };
 
+    /**
+     * Publishes a message the outbox holds (its done() was called when it reached the disk). 201 → output 1 and out
+     * of the outbox; refused → output 2 + node.error(…, msg) for Catch nodes (as done(err) would) and out of the
+     * outbox; not published because the node is closing → stays in the outbox for the next start.
+     */
+    const publishHeld = (seq: number, job: PublishJob, msg: TopicOutMsg): void => {
+      (publisher as Publisher).submit(job, (outcome) => {
+        if (!outcome.ok && closing) return; // kept on disk
+        journal?.ack(seq);
+        if (outcome.ok) {
+          msg.mns = { topic: job.topic, messageId: outcome.result.messageId, bodyMD5: outcome.result.bodyMD5 };
+          if (outcome.result.requestId) msg.mns.requestId = outcome.result.requestId;
+          node.send([msg, null]);
+          return;
+        }
+        const reason = outcome.code === 'QueueFull' ? `${outcome.code}: ${outcome.reason}` : outcome.reason;
+        fail(msg, (m) => node.send(m), (err) => err && node.error(err.message, msg), job.topic, outcome.error, reason);
+      });
+      changed();
+    };
+
     node.on('input', (msg: TopicOutMsg, send, done) => {
       const mnsTopic = cfg?.topic || (typeof msg.mnsTopic === 'string' ? msg.mnsTopic.trim() : '');
       if (startError || !cfg || !publisher) {
@@ -174,7 +250,47 @@ export default function (RED: NodeAPI): void {
         fail(msg, send, done, mnsTopic, e, e.message);
         return;
       }
-      publisher.submit({ topic: mnsTopic, body: built.body, tag: cfg.tag }, (outcome) => {
+      const job: PublishJob = { topic: mnsTopic, body: built.body, tag: cfg.tag };
+      if (journal) {
+        const j = journal;
+        let stored: Buffer;
+        try {
+          stored = encodeMessage(job, msg as unknown as Record<string, unknown>);
+        } catch (err) {
+          fail(msg, send, done, mnsTopic, err as Error, (err as Error).message);
+          return;
+        }
+        journalReady
+          .then(() => {
+            if (journalTrouble && !j.stats.writeError) throw new JournalWriteError(t('errors.outbox-error', { reason: journalTrouble }));
+            return j.append(stored);
+          })
+          .then(
+            (seq) => {
+              if (journalTrouble) {
+                journalTrouble = undefined;
+                changed();
+              }
+              done(); // on disk: safe; the source may acknowledge it
+              publishHeld(seq, job, msg);
+            },
+            (err: Error) => {
+              if (err instanceof JournalWriteError) {
+                journalTrouble = j.stats.writeError ?? err.message;
+                changed();
+              }
+              fail(msg, send, done, mnsTopic, err, err.message);
+            },
+          );
+        return;
+      }
+      publisher.submit(job, (outcome) => {
+        if (!outcome.ok && closing) {
+          // Memory mode, stopping: no done() — a source that acknowledges on completion keeps the message and
+          // delivers it again after the restart; it never becomes only a log line.
+          leftAtStop++;
+          return;
+        }
         if (outcome.ok) {
           msg.mns = { topic: mnsTopic, messageId: outcome.result.messageId, bodyMD5: outcome.result.bodyMD5 };
           if (outcome.result.requestId) msg.mns.requestId = outcome.result.requestId;
@@ -194,8 +310,17 @@ export default function (RED: NodeAPI): void {
       const settings = RED.settings as unknown as { nodeCloseTimeout?: number };
       const grace = Math.max(500, Math.min(CLOSE_GRACE_MS, (settings.nodeCloseTimeout ?? 15000) - 3000));
       const finish = (): void => {
+        if (leftAtStop > 0) node.warn(t('errors.left-at-stop', { count: leftAtStop }));
         client?.close();
-        done();
+        const j = journal;
+        if (!j) {
+          done();
+          return;
+        }
+        j.close().then(done, (err: unknown) => {
+          node.error(String(err));
+          done();
+        });
       };
       if (!publisher) {
         finish();

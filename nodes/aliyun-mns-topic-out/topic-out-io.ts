@@ -21,6 +21,11 @@ export interface TopicOutConfig {
   concurrency?: string | number;
   queueLimit?: string | number;
   timeout?: string | number;
+  /** 'disk' (default): the durable outbox; 'memory': the in-memory queue only. */
+  outbox?: string;
+  /** Outbox limits: messages, and MiB of bodies. */
+  outboxLimit?: string | number;
+  outboxMB?: string | number;
 }
 
 export interface NormalisedTopicOut {
@@ -35,6 +40,9 @@ export interface NormalisedTopicOut {
   concurrency: number;
   queueLimit: number;
   timeoutMs: number;
+  outbox: boolean;
+  outboxLimit: number;
+  outboxBytes: number;
 }
 
 export const TOPIC_NAME = /^[A-Za-z0-9][A-Za-z0-9-]{0,119}$/;
@@ -64,7 +72,16 @@ export function normaliseTopicOut(c: TopicOutConfig): NormalisedTopicOut {
     concurrency: int(c.concurrency, 16, 1, 256, 'concurrency'),
     queueLimit: int(c.queueLimit, 1000, 1, 1_000_000, 'queue limit'),
     timeoutMs: int(c.timeout, 10, 1, 120, 'timeout (seconds)') * 1000,
+    outbox: outboxMode(c.outbox),
+    outboxLimit: int(c.outboxLimit, 100_000, 1, 10_000_000, 'outbox limit'),
+    outboxBytes: int(c.outboxMB, 256, 1, 65_536, 'outbox size (MiB)') * 1024 * 1024,
   };
+}
+
+function outboxMode(v: string | undefined): boolean {
+  if (v === undefined || v === '' || v === 'disk') return true;
+  if (v === 'memory') return false;
+  throw new Error(`outbox must be "disk" or "memory", got "${v}"`);
 }
 
 /** The body for a message, or the reason it cannot be published (what to fix). */

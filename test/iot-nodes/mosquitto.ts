@@ -76,7 +76,7 @@ export interface Mosquitto {
   stop(): Promise<void>;
 }
 
-export async function startMosquitto(options: { tls?: TestCa; port?: number } = {}): Promise<Mosquitto> {
+export async function startMosquitto(options: { tls?: TestCa; port?: number; /** Extra mosquitto.conf lines. */ config?: string[] } = {}): Promise<Mosquitto> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'iot-nodes-mosq-'));
   const port = options.port ?? (await freePort());
   const lines = ['per_listener_settings false', 'allow_anonymous true', 'log_dest stderr', 'log_type all', `listener ${port} 127.0.0.1`];
@@ -85,6 +85,7 @@ export async function startMosquitto(options: { tls?: TestCa; port?: number } = 
     tlsPort = await freePort();
     lines.push(`listener ${tlsPort} 127.0.0.1`, `cafile ${options.tls.caFile}`, `certfile ${options.tls.certFile}`, `keyfile ${options.tls.keyFile}`);
   }
+  lines.push(...(options.config ?? []));
   const conf = path.join(dir, 'mosquitto.conf');
   fs.writeFileSync(conf, lines.join('\n') + '\n');
   fs.chmodSync(dir, 0o755);

@@ -24,6 +24,11 @@ export function translate(key: string, subs?: Record<string, unknown>): string {
 function withCatalog(fn: (RED: NodeAPI) => void): (RED: NodeAPI) => void {
   return (RED: NodeAPI) => {
     (RED as unknown as { _: typeof translate })._ = translate;
+    // The test helper's RED lacks `hooks`, which the real runtime's node API has (RED.hooks = @node-red/util hooks,
+    // the registry the runtime's Flow and Node trigger); device in acknowledges through them.
+    const api = RED as unknown as { hooks?: unknown };
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    if (!api.hooks) api.hooks = (require('@node-red/util') as { hooks: unknown }).hooks;
     fn(RED);
   };
 }

@@ -100,6 +100,8 @@ export interface RedProcess {
   importFlows(flows: FlowNode[], credentials?: FlowCredentials): Promise<void>;
   /** Stops the process (SIGTERM, as Ctrl-C would) and starts it again on the same user directory and port. */
   restart(): Promise<void>;
+  /** Kills the process group with SIGKILL (a crash: no close handlers run) and starts it again on the same user directory and port. */
+  crash(): Promise<void>;
   /** Ends the process group and waits for the exit; removes the user directory unless keepUserDir. Idempotent. */
   stop(): Promise<void>;
 }
@@ -467,6 +469,15 @@ export async function startNodeRed(options: StartOptions): Promise<RedProcess> {
     async restart() {
       if (stopped) throw new Error('restart() after stop()');
       await stopProcess();
+      await launch();
+    },
+    async crash() {
+      if (stopped) throw new Error('crash() after stop()');
+      const proc = child;
+      if (proc && proc.exitCode === null && proc.signalCode === null) {
+        killGroup(proc, 'SIGKILL');
+        await exited;
+      }
       await launch();
     },
     stop() {

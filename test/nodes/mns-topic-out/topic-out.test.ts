@@ -38,6 +38,7 @@ function flow(local: LocalMns, p: OutProps = {}): helper.TestFlows {
       concurrency: p.concurrency ?? '4',
       queueLimit: p.queueLimit ?? '100',
       timeout: p.timeout ?? '5',
+      outbox: 'memory',
       wires: [['ok'], ['failed']],
     },
     { id: 'ok', type: 'helper', z: 'tab' },
@@ -229,17 +230,23 @@ describe('aliyun-mns-topic-out node', function () {
     assert.deepEqual(local.mns.published('telemetry').slice(before).map((m) => m.body), ['stop-0', 'stop-1', 'stop-2']);
   });
 
-  it('when Node-RED stops, what MNS has not taken within the close grace is written to the log with its error record', async function () {
+  it('memory only: when Node-RED stops, what MNS has not taken within the close grace is not completed (its source keeps it), never only logged', async function () {
     helper.settings({ nodeCloseTimeout: 3600 } as never); // the node keeps 3 s for itself: a 600 ms grace
     try {
-      const { out } = await load({ concurrency: '1' });
+      const { out, failed } = await load({ concurrency: '1' });
       local.mns.faults.setLatency(5000, 3);
       for (let i = 0; i < 3; i++) out.receive({ payload: `m${i}` } as never);
       const logged = captureErrors(out);
+      const warned: string[] = [];
+      const nodeWarn = out.warn.bind(out);
+      (out as unknown as { warn: (m: unknown) => void }).warn = (m: unknown) => {
+        warned.push(String(m));
+        nodeWarn(m as string);
+      };
       await helper.unload();
-      const lines = logged.filter((m) => /Node-RED stopped before this message reached MNS/.test(m));
-      assert.equal(lines.length, 3, 'the in-flight message and the two queued ones were logged');
-      assert.equal(lines.filter((l) => /"errorMessage":"Closed: /.test(l)).length, 2, 'the queued ones end as Closed');
+      assert.deepEqual(logged.filter((m) => /Node-RED stopped before this message reached MNS/.test(m)), []);
+      assert.equal(failed.got.length, 0, 'nothing on output 2: the messages are not finished');
+      assert.ok(warned.some((w) => /3 messages were not published when the node stopped: not completed/.test(w)), warned.join('\n'));
     } finally {
       helper.settings({});
     }

@@ -6,6 +6,7 @@ import { benchMns } from './mns';
 import { benchRules } from './rules';
 import { benchSoak } from './soak';
 import { benchPath } from './path';
+import { benchAmqp } from './amqp';
 import type { Verdict } from './measure';
 
 async function main() {
@@ -21,6 +22,7 @@ async function main() {
     ['soak', benchSoak],
     ['mns', benchMns],
     ['path', benchPath],
+    ['amqp', benchAmqp],
   ];
   console.log(`node ${process.version} · ${process.platform}/${process.arch}`);
   const verdicts: Verdict[] = [];

@@ -63,6 +63,7 @@ export function exampleNames(): string[] {
  *   as that device (plain TCP), with the device's secret from the local registry;
  * - aliyun-mns-topic-out / -queue-in: the local MNS as a custom endpoint;
  * - aliyun-iot-device-out in Pub mode: the local IoT OpenAPI;
+ * - aliyun-iot-amqp-in: the local AMQP subscription server (plain);
  * - the productKey / deviceName placeholders in topics, SQL, payloads and texts → the local demo product and device.
  */
 export function localizeExample(flow: FlowObject[], cloud: LocalCloud, options: LocalizeOptions = {}): FlowObject[] {
@@ -115,6 +116,12 @@ export function localizeExample(flow: FlowObject[], cloud: LocalCloud, options: 
         break;
       case 'aliyun-iot-device-out':
         if (n.mode === 'pub') n.endpoint = iot.openApiUrl;
+        break;
+      case 'aliyun-iot-amqp-in':
+        if (!iot.amqp?.url) throw new Error('the local IoT platform runs no AMQP subscription server');
+        n.endpointType = 'custom';
+        n.endpoint = iot.amqp.url;
+        n.caFile = '';
         break;
     }
     return n;

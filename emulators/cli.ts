@@ -1,11 +1,11 @@
 #!/usr/bin/env node
 // aliyun-local: runs the local cloud until Ctrl-C.
 //   aliyun-local [--config local-cloud.json] [--host 127.0.0.1] [--sts-port 17100] [--sts-https-port 17101] [--sts-lifetime 60]
-//                [--mns-port 17102 | --no-mns] [--mqtt-port 17103] [--no-iot] [--devices N] [--interval MS]
-import { start, startSimulator, DEMO_APPLICATION, DEMO_PRODUCT_KEY, type IotPlatform, type StartOptions } from './index';
+//                [--mns-port 17102 | --no-mns] [--mqtt-port 17103] [--amqp-port 17106] [--no-iot] [--devices N] [--interval MS]
+import { start, startSimulator, defaultConfig, DEMO_APPLICATION, DEMO_CONSUMER_GROUP, DEMO_PRODUCT_KEY, type IotPlatform, type StartOptions } from './index';
 
 const USAGE = `usage: aliyun-local [--config file.json] [--host 127.0.0.1] [--sts-port N] [--sts-https-port N|off] [--sts-lifetime SECONDS]
-                    [--mns-port N | --no-mns] [--mqtt-port N | --no-iot] [--devices N] [--interval MS]
+                    [--mns-port N | --no-mns] [--mqtt-port N | --no-iot] [--amqp-port N] [--devices N] [--interval MS]
 Starts the local Alibaba Cloud stand-ins (STS, MNS, IoT MQTT broker with device login, IoT OpenAPI Pub) and prints their
 URLs and the demo keys. --devices N also runs N simulated devices posting Alink properties every --interval ms. Ctrl-C stops.`;
 
@@ -20,6 +20,7 @@ export function parseArgs(argv: string[]): CliOptions {
   const sts: NonNullable<StartOptions['sts']> = {};
   let mnsPort: number | undefined;
   let mqttPort: number | undefined;
+  let amqpPort: number | undefined;
   let noMns = false;
   let noIot = false;
   for (let i = 0; i < argv.length; i++) {
@@ -67,6 +68,9 @@ export function parseArgs(argv: string[]): CliOptions {
       case '--mqtt-port':
         mqttPort = port();
         break;
+      case '--amqp-port': // AMQP subscription (plain); AMQPS with the test CA on the next port
+        amqpPort = port();
+        break;
       case '--no-iot':
         noIot = true;
         break;
@@ -95,6 +99,11 @@ export function parseArgs(argv: string[]): CliOptions {
   else if (mnsPort !== undefined || !o.configFile) o.mns = { port: mnsPort ?? 17102 };
   if (noIot) o.iot = false;
   else if (mqttPort !== undefined || !o.configFile) o.iot = { mqttPort: mqttPort ?? 17103, wsPort: 17104, openApiPort: 17105 };
+  if (o.iot && (amqpPort !== undefined || !o.configFile)) {
+    const base = defaultConfig().iot;
+    const p = amqpPort ?? 17106;
+    o.iot = { ...o.iot, amqp: { ...(base ? base.amqp : {}), port: p, tlsPort: p === 0 ? 0 : p + 1 } };
+  }
   return o;
 }
 
@@ -160,6 +169,7 @@ async function main(): Promise<void> {
   if (cloud.iot) {
     lines.push(`  IoT devices  ${cloud.iot.registry.listDevices().map((d) => `${d.productKey}/${d.deviceName}`).join(', ')}`);
     if (!options.configFile) lines.push(`  IoT app user ${DEMO_APPLICATION.username} / ${DEMO_APPLICATION.password}   (may use every topic; local demo value)`);
+    if (cloud.iot.amqp) lines.push(`  AMQP groups  ${DEMO_CONSUMER_GROUP}, DEFAULT_GROUP   (server-side subscription; ${cloud.iot.amqp.url}, TLS ${cloud.iot.amqp.tlsUrl})`);
     if (simulator) lines.push(`  simulating   ${options.devices} device(s), a property post every ${options.intervalMs ?? 2000} ms each`);
   }
   lines.push(`  HTTPS CA     ${cloud.caFile}  (NODE_EXTRA_CA_CERTS for clients that need HTTPS)`);

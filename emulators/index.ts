@@ -89,6 +89,8 @@ async function startIotService(ctx: EmulatorContext): Promise<EmulatorService> {
   const urls: Record<string, string> = { 'iot-mqtt': iot.mqttUrl };
   if (iot.wsUrl) urls['iot-ws'] = iot.wsUrl;
   if (iot.openApiUrl) urls['iot-openapi'] = iot.openApiUrl;
+  if (iot.amqp?.url) urls['iot-amqp'] = iot.amqp.url;
+  if (iot.amqp?.tlsUrl) urls['iot-amqps'] = iot.amqp.tlsUrl;
   return { name: 'iot', urls, stop: () => iot.stop() };
 }
 
@@ -117,6 +119,11 @@ export const DEMO_DEVICES = ['sensor-01', 'sensor-02', 'sensor-03'].map((deviceN
   deviceName,
   deviceSecret: `local-demo-device-secret-0${i + 1}`,
 }));
+/** The consumer group of the local AMQP server-side subscription the demo's "Fleet from the cloud" flow uses. */
+export const DEMO_CONSUMER_GROUP = 'demo-fleet-group';
+/** MNS topic and queue of the "Fleet from the cloud" example (apart from the full-path example's, so counts stay apart). */
+export const DEMO_FLEET_TOPIC = 'iot-fleet-hot';
+export const DEMO_FLEET_QUEUE = 'app-fleet-hot';
 /** The application account of the local IoT broker: may subscribe to and publish on every topic. */
 export const DEMO_APPLICATION = { username: 'node-red-app', password: 'local-demo-app-password' };
 
@@ -129,10 +136,13 @@ export function defaultConfig(): LocalCloudConfig {
     mns: {
       region: DEMO_REGION,
       port: 0,
-      topics: [{ name: DEMO_MNS_TOPIC }],
-      queues: [{ name: DEMO_MNS_QUEUE }],
-      // Created as the MNS console does by default: the queue receives XML <Notification> bodies (spec §15.1).
-      subscriptions: [{ topic: DEMO_MNS_TOPIC, name: `${DEMO_MNS_QUEUE}-sub`, queue: DEMO_MNS_QUEUE }],
+      topics: [{ name: DEMO_MNS_TOPIC }, { name: DEMO_FLEET_TOPIC }],
+      queues: [{ name: DEMO_MNS_QUEUE }, { name: DEMO_FLEET_QUEUE }],
+      // Created as the MNS console does by default: the queues receive XML <Notification> bodies (spec §15.1).
+      subscriptions: [
+        { topic: DEMO_MNS_TOPIC, name: `${DEMO_MNS_QUEUE}-sub`, queue: DEMO_MNS_QUEUE },
+        { topic: DEMO_FLEET_TOPIC, name: `${DEMO_FLEET_QUEUE}-sub`, queue: DEMO_FLEET_QUEUE },
+      ],
     },
     iot: {
       mqttPort: 0,
@@ -142,6 +152,7 @@ export function defaultConfig(): LocalCloudConfig {
       products: [{ productKey: DEMO_PRODUCT_KEY, accountId: DEMO_ACCOUNT_ID }],
       devices: DEMO_DEVICES.map((d) => ({ ...d })),
       application: { ...DEMO_APPLICATION },
+      amqp: { port: 0, tlsPort: 0, groups: [{ id: DEMO_CONSUMER_GROUP, accountId: DEMO_ACCOUNT_ID }, { id: 'DEFAULT_GROUP', accountId: DEMO_ACCOUNT_ID }] },
     },
   };
 }

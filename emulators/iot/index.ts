@@ -3,8 +3,10 @@ import { AccountBook } from '../accounts';
 import { IotBroker, type ApplicationAccount, type DeviceSession, type RecordedMessage, type Refusal } from './broker';
 import { IotOpenApi, type OpenApiFaults, type PubCall } from './openapi';
 import { DeviceRegistry, type DeviceRecord, type DeviceSpec } from './registry';
+import { LocalAmqpServer, type AmqpServerOptions } from './amqp';
 
-export { IotBroker, IotOpenApi, DeviceRegistry };
+export { IotBroker, IotOpenApi, DeviceRegistry, LocalAmqpServer };
+export type { AmqpServerOptions, AmqpFaults, AmqpMessage, AmqpClientInfo, AmqpRefusal, ConsumerGroupSpec, GroupStats } from './amqp';
 export type { ApplicationAccount, DeviceSession, RecordedMessage, Refusal, OpenApiFaults, PubCall, DeviceRecord, DeviceSpec };
 
 export interface IotPlatformOptions {
@@ -34,6 +36,11 @@ export interface IotPlatformOptions {
   /** Messages kept per topic for inspection (default 50). */
   recentPerTopic?: number;
   qpsLimit?: number;
+  /**
+   * The AMQP server-side subscription (device messages and status events of the broker, to consumer groups);
+   * `false` turns it off. Ports default to 0 (free ports); `tlsPort: false` leaves AMQPS off.
+   */
+  amqp?: Omit<AmqpServerOptions, 'accounts' | 'host'> | false;
 }
 
 export interface IotPlatform {
@@ -47,6 +54,8 @@ export interface IotPlatform {
   accounts: AccountBook;
   broker: IotBroker;
   openApi?: IotOpenApi;
+  /** The AMQP subscription server, unless off; `amqp.url` (plain) and `amqp.tlsUrl` (test CA). */
+  amqp?: LocalAmqpServer;
   addDevice(spec: DeviceSpec): DeviceRecord;
   connectedDevices(): DeviceSession[];
   recentMessages(topic?: string): RecordedMessage[];
@@ -74,8 +83,14 @@ export async function startIotPlatform(options: IotPlatformOptions = {}): Promis
     recentPerTopic: options.recentPerTopic,
   });
   let openApi: IotOpenApi | undefined;
+  let amqp: LocalAmqpServer | undefined;
   try {
     await broker.start();
+    if (options.amqp !== false) {
+      amqp = new LocalAmqpServer({ iotInstanceId: options.iotInstanceId, ...options.amqp, accounts, host });
+      await amqp.start();
+      amqp.attachBroker(broker);
+    }
     if (options.openApiPort !== false) {
       openApi = new IotOpenApi({
         broker,
@@ -89,6 +104,7 @@ export async function startIotPlatform(options: IotPlatformOptions = {}): Promis
       await openApi.start();
     }
   } catch (err) {
+    await amqp?.stop();
     await openApi?.stop();
     await broker.stop();
     throw err;
@@ -101,6 +117,7 @@ export async function startIotPlatform(options: IotPlatformOptions = {}): Promis
     accounts,
     broker,
     openApi,
+    amqp,
     addDevice: (spec) => registry.addDevice(spec),
     connectedDevices: () => broker.connectedDevices(),
     recentMessages: (topic) => broker.recentMessages(topic),
@@ -111,6 +128,7 @@ export async function startIotPlatform(options: IotPlatformOptions = {}): Promis
     },
     clearFaults: () => openApi?.clearFaults(),
     stop: async () => {
+      await amqp?.stop();
       await openApi?.stop();
       await broker.stop();
     },

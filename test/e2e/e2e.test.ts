@@ -89,7 +89,7 @@ describe('end to end: every example in a packed install of Node-RED', function (
     const base = defaultConfig();
     // A short visibility timeout, so that messages Node-RED had taken but not finished when it stopped come back soon.
     const mns = base.mns as MnsConfig;
-    cloud = await start({ sts: { httpsPort: null }, mns: { ...mns, queues: [{ name: DEMO_MNS_QUEUE, VisibilityTimeout: 5 }] } });
+    cloud = await start({ sts: { httpsPort: null }, mns: { ...mns, queues: [...(mns.queues ?? []).filter((q) => q.name !== DEMO_MNS_QUEUE), { name: DEMO_MNS_QUEUE, VisibilityTimeout: 5 }] } });
     cloud.mns!.events.on('enqueued', (e: { queue: string; message: { body: string } }) => {
       if (e.queue === DEMO_MNS_QUEUE) enqueued.push(e.message.body);
     });

@@ -38,6 +38,7 @@ function leafKeys(o: unknown, prefix = ''): string[] {
 const NODES = [
   { type: 'aliyun-iot-broker', config: true, paletteLabel: undefined, inputs: undefined, outputs: undefined, sections: { 'en-US': ['Details', 'References'], 'zh-CN': ['详情', '参考'] } },
   { type: 'aliyun-iot-device-in', config: false, paletteLabel: 'IoT device in', inputs: 0, outputs: 1, sections: { 'en-US': ['Outputs', 'Details'], 'zh-CN': ['输出', '详情'] } },
+  { type: 'aliyun-iot-amqp-in', config: false, paletteLabel: 'IoT server subscription', inputs: 0, outputs: 1, sections: { 'en-US': ['Outputs', 'Details', 'References'], 'zh-CN': ['输出', '详情', '参考'] } },
   { type: 'aliyun-iot-device-out', config: false, paletteLabel: 'IoT device out', inputs: 1, outputs: 1, sections: { 'en-US': ['Inputs', 'Outputs', 'Details', 'References'], 'zh-CN': ['输入', '输出', '详情', '参考'] } },
 ];
 

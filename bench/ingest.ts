@@ -10,7 +10,7 @@ import { mosquittoAvailable, startMosquitto } from '../test/iot-nodes/mosquitto'
 import { compare, report, type Side, type Verdict } from './measure';
 
 const PK = 'a1B2c3D4e5F';
-const PAYLOAD = Buffer.from(
+export const PAYLOAD = Buffer.from(
   JSON.stringify({ id: '123', version: '1.0', params: { temperature: { value: 23.5, time: 1700000000000 }, humidity: { value: 61, time: 1700000000000 } }, method: 'thing.event.property.post' }),
 );
 const ROUND_TIMEOUT_MS = 60_000;
@@ -24,7 +24,7 @@ interface Broker {
   stop(): Promise<void>;
 }
 
-async function startBroker(): Promise<Broker> {
+export async function startBroker(): Promise<Broker> {
   if (mosquittoAvailable()) {
     const m = await startMosquitto();
     return { url: m.url, login: {}, credentials: {}, name: 'mosquitto', stop: () => m.stop() };
@@ -34,7 +34,7 @@ async function startBroker(): Promise<Broker> {
   return { url: p.mqttUrl, login: app, credentials: { password: app.password }, username: app.username, name: 'local IoT platform (aedes; install mosquitto for a separate broker process)', stop: () => p.stop() };
 }
 
-async function client(url: string, login: IClientOptions): Promise<MqttClient> {
+export async function client(url: string, login: IClientOptions): Promise<MqttClient> {
   const c = connect(url, { reconnectPeriod: 0, ...login });
   await new Promise<void>((resolve, reject) => {
     c.once('connect', () => resolve());
@@ -44,7 +44,7 @@ async function client(url: string, login: IClientOptions): Promise<MqttClient> {
 }
 
 /** Publishes n messages to `topic` and resolves when `counter()` says n more arrived. */
-function side(name: string, publisher: MqttClient, topic: string, arrivals: { count: number; waiter?: () => void }, qos: 0 | 1 = 0): Side {
+export function side(name: string, publisher: MqttClient, topic: string, arrivals: { count: number; waiter?: () => void }, qos: 0 | 1 = 0, payload: Buffer = PAYLOAD): Side {
   return {
     name,
     run(n: number): Promise<number> {
@@ -61,7 +61,7 @@ function side(name: string, publisher: MqttClient, topic: string, arrivals: { co
             resolve(n);
           }
         };
-        for (let i = 0; i < n; i++) publisher.publish(topic, PAYLOAD, { qos });
+        for (let i = 0; i < n; i++) publisher.publish(topic, payload, { qos });
       });
     },
   };

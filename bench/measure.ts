@@ -20,7 +20,7 @@ function median(values: number[]): number {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
-/** Interleaves ours and the baseline `rounds` times (after a warm-up) and returns median rates. */
+/** Interleaves ours and the baseline `rounds` times (after a warm-up); returns median rates and the median ratio. */
 export async function compare(label: string, ours: Side, base: Side, opsPerRound: number, rounds = 7): Promise<Comparison> {
   let sink = 0;
   // Warm-up: let both sides reach optimised code before measuring.
@@ -28,6 +28,7 @@ export async function compare(label: string, ours: Side, base: Side, opsPerRound
   sink += await base.run(opsPerRound);
   const oursRates: number[] = [];
   const baseRates: number[] = [];
+  const ratios: number[] = [];
   for (let r = 0; r < rounds; r++) {
     // Alternate which side goes first so drift on a shared machine hits both alike.
     const order: Array<[Side, number[]]> = r % 2 ? [[base, baseRates], [ours, oursRates]] : [[ours, oursRates], [base, baseRates]];
@@ -37,11 +38,15 @@ export async function compare(label: string, ours: Side, base: Side, opsPerRound
       const dt = Number(process.hrtime.bigint() - t0) / 1e9;
       rates.push(opsPerRound / dt);
     }
+    // The two halves of a round ran back to back: their ratio saw the same machine load.
+    ratios.push(oursRates[r] / baseRates[r]);
   }
   if (Number.isNaN(sink)) console.log('(checksum NaN)');
   const oursPerSec = median(oursRates);
   const basePerSec = median(baseRates);
-  return { label, oursPerSec, basePerSec, ratio: oursPerSec / basePerSec };
+  // The median of the per-round ratios: on a shared machine the load changes between rounds, and a ratio of two
+  // medians taken from different rounds would mix loads.
+  return { label, oursPerSec, basePerSec, ratio: median(ratios) };
 }
 
 export function fmtRate(perSec: number): string {

@@ -16,7 +16,7 @@ import { AccountBook } from '../emulators/accounts';
 import { startMns } from '../emulators/mns';
 import { compare, report, type Side, type Verdict } from './measure';
 
-const AK = { accessKeyId: 'LTAIbenchmns01', accessKeySecret: 'bench-mns-secret' };
+export const AK = { accessKeyId: 'LTAIbenchmns01', accessKeySecret: 'bench-mns-secret' };
 const ACCOUNT = '1234567890123456';
 /** Publishes in flight on both sides (the node's concurrency setting; the baseline's worker count). */
 const CONCURRENCY = 16;
@@ -159,7 +159,7 @@ async function serveMns(): Promise<void> {
   process.stdin.resume();
 }
 
-function startMnsProcess(): Promise<{ url: string; child: ChildProcess }> {
+export function startMnsProcess(): Promise<{ url: string; child: ChildProcess }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [...process.execArgv, __filename, '--serve-mns'], { stdio: ['pipe', 'pipe', 'inherit'] });
     let buf = '';

@@ -7,6 +7,7 @@ import { createSecureContext } from 'node:tls';
 import { connect, type IClientOptions, type IClientPublishOptions, type IPublishPacket, type MqttClient } from 'mqtt';
 import { checkKeepalive, DeviceConfigError, deviceEndpoint, isSignMethod, signDevice, type SignMethod } from './signing';
 import { checkTopicName, parseTopicFilter } from './topics';
+import { TopicIndex } from './topic-index';
 import { redactUrl, refuseUserInfo } from '../url-safety';
 
 export interface TlsOptions {
@@ -367,6 +368,8 @@ export class IotConnection extends EventEmitter {
   private client: MqttClient | undefined;
   private current: ConnectionStatus = { state: 'idle', at: Date.now() };
   private readonly users = new Map<string, UserSub>();
+  /** The users by filter: a message meets only the users whose filter can match it (see topic-index.ts). */
+  private readonly index = new TopicIndex<UserSub>();
   /** What we subscribed at the broker on this connection. */
   private readonly active = new Map<string, BrokerSub>();
   private nextSubId = 1;
@@ -541,13 +544,19 @@ export class IotConnection extends EventEmitter {
     const parsed = parseTopicFilter(subscription);
     if (qos !== 0 && qos !== 1 && qos !== 2) throw new ConnectionConfigError(`QoS ${JSON.stringify(qos)} is not valid: 0, 1 or 2`);
     const user: UserSub = { ref, subscription, filter: parsed.filter, levels: parsed.filter.split('/'), shared: parsed.shareGroup !== undefined, qos, handlers };
+    const before = this.users.get(ref);
+    if (before) this.index.remove(before.filter, before);
     this.users.set(ref, user);
+    this.index.add(user.filter, user);
     if (this.connected) this.syncSubscriptions();
     this.recheckWaiting();
   }
 
   unsubscribe(ref: string): void {
-    if (!this.users.delete(ref)) return;
+    const user = this.users.get(ref);
+    if (!user) return;
+    this.users.delete(ref);
+    this.index.remove(user.filter, user);
     if (this.connected) this.syncSubscriptions();
     this.recheckWaiting();
   }
@@ -718,14 +727,15 @@ export class IotConnection extends EventEmitter {
     let delivered = 0;
     let detached = false;
     const levels = ids ? [] : topic.split('/');
-    for (const u of this.users.values()) {
+    const candidates = this.index.match(topic); // a superset of the users this message is for; matches() decides
+    for (const u of candidates) {
       if (!this.matches(u, ids, levels, topic)) continue;
       if (this.deliver(u, message)) delivered++;
       else detached = true;
     }
     if (detached || (delivered === 0 && this.holding)) {
       const got = new Set<string>();
-      if (delivered > 0) for (const u of this.users.values()) if (u.handlers && this.matches(u, ids, levels, topic)) got.add(u.ref);
+      if (delivered > 0) for (const u of candidates) if (u.handlers && this.matches(u, ids, levels, topic)) got.add(u.ref);
       this.verdicts.set(packet, { message, packet, ids, levels, got });
       return;
     }

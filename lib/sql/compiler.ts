@@ -167,11 +167,18 @@ class Compiler {
         const a = this.expr(e.arg, inWhere);
         const list = e.list.map((x) => { const v = (x as { value: unknown }).value; return typeof v === 'string' ? intern(v) : v; });
         const exact = new Set(list);
+        const n = list.length;
+        // A short list is scanned with ===: a Set would hash the value, and payload strings are new with every
+        // message. Only when no element is identical can a coercion (`'1' IN (1)`) or an object compare still match.
+        const coerces = list.some((x) => typeof x !== 'string') ? null : new Set(list.map((x) => toNum(x)).filter((x) => x !== undefined));
         return this.fold([a], (c) => {
           const v = a.fn(c);
           if (v === undefined) return undefined;
-          if (exact.has(v)) return true;
-          for (let i = 0; i < list.length; i++) if (sqlEquals(v, list[i]) === true) return true;
+          if (n <= 8) { for (let i = 0; i < n; i++) if (list[i] === v) return true; } else if (exact.has(v)) return true;
+          // A string against a list of strings only: no coercion can make it equal to any of them.
+          if (typeof v === 'string' && coerces !== null) return false;
+          if (typeof v === 'number' && coerces !== null) return coerces.has(v) && v === v;
+          for (let i = 0; i < n; i++) if (sqlEquals(v, list[i]) === true) return true;
           return false;
         });
       }
@@ -416,6 +423,24 @@ class Compiler {
     const E = otherwise?.fn;
     const n = W.length;
     const inputs = [...(subject ? [subject] : []), ...whens.flatMap((w) => [w.when, w.then]), ...(otherwise ? [otherwise] : [])];
+    if (subject && whens.every((w) => w.when.isConst)) {
+      // `CASE x WHEN 1 THEN … WHEN 2 THEN …`: the WHEN values are constants, compared without calls; two numbers
+      // that are not identical are not equal, only mixed types need sqlEquals (a numeric string, an object).
+      const S = subject.fn;
+      const V = whens.map((w) => w.when.value);
+      const numeric = V.map((v) => typeof v === 'number');
+      return this.fold(inputs, (c) => {
+        const s = S(c);
+        if (s !== undefined) {
+          const sNum = typeof s === 'number';
+          for (let i = 0; i < n; i++) {
+            const w = V[i];
+            if (s === w || (!(sNum && numeric[i]) && sqlEquals(s, w) === true)) return T[i](c);
+          }
+        }
+        return E ? E(c) : undefined;
+      });
+    }
     if (subject) {
       const S = subject.fn;
       return this.fold(inputs, (c) => {
@@ -535,6 +560,13 @@ export function compileRule(sql: string, options: CompileOptions = {}): Compiled
     overflow ? 'simplify the rule' : 'please report this rule');
   }
 }
+
+// The two answers of a failed WHERE, shared by every message (frozen): most messages of a selective rule end here,
+// and a new object for each would only feed the garbage collector.
+const WHERE_FALSE: RuleResult = Object.freeze({ outcome: 'filtered', reason: 'WHERE condition is false' });
+const WHERE_NOT_TRUE: RuleResult = Object.freeze({
+  outcome: 'filtered', reason: 'WHERE condition is not true (a value it needs is missing or has the wrong type)',
+});
 
 function compileStatement(sql: string, dataType: RuleDataType, timezone: string, strict: boolean): CompiledRule {
   const binary = dataType === 'BINARY';
@@ -731,11 +763,7 @@ function compileStatement(sql: string, dataType: RuleDataType, timezone: string,
     if (where) {
       const w = where(c);
       if (w !== true) {
-        return {
-          outcome: 'filtered',
-          reason: w === false ? 'WHERE condition is false'
-            : 'WHERE condition is not true (a value it needs is missing or has the wrong type)',
-        };
+        return w === false ? WHERE_FALSE : WHERE_NOT_TRUE;
       }
     }
     if (rawStar) return { outcome: 'output', output: raw(c) };

@@ -10,7 +10,7 @@ import { md2 } from './md2';
 import {
   anyText, type Compiled, type Ctx, finite, type Fn, now, raw, toNum, toText,
 } from './runtime';
-import { deviceFromTopic } from './topic';
+import { deviceNameOf, levelOf } from './topic';
 
 /** How a literal argument is checked at compile time (data-driven mismatches yield undefined instead). */
 export type ArgKind = 'num' | 'str' | 'any' | 'intOrStr' | 'int' | 'star' | 'strLit';
@@ -169,10 +169,9 @@ function topicLevel(topic: string, n: number): string | undefined {
   if (!Number.isFinite(n)) return undefined;
   const i = Math.trunc(n);
   if (i < 1) return undefined;
-  const levels = topic.split('/');
-  const offset = levels[0] === '' ? 0 : -1;
-  const v = levels[i + offset];
-  return v === undefined ? undefined : v;
+  // Levels count from the first one after a leading '/'; a topic without one starts at level 1 ('' has none).
+  if (topic === '') return undefined;
+  return levelOf(topic, topic.charCodeAt(0) === 47 ? i : i - 1);
 }
 
 function cachedFormatter(): (pattern: string) => DateFormatter | undefined {
@@ -333,19 +332,11 @@ const SPECS: FunctionSpec[] = [
   {
     name: 'deviceName', signature: 'deviceName()', description: 'Name of the device that sent the message.',
     min: 0, max: 0, args: [], pure: false,
-    build: () => {
-      let lastTopic = '';
-      let lastName: string | undefined;
-      return (c) => {
-        const dn = c.msg.deviceName;
-        if (typeof dn === 'string' && dn !== '') return dn;
-        const t = c.msg.topic;
-        if (t !== lastTopic) {
-          lastTopic = t;
-          lastName = deviceFromTopic(t).deviceName;
-        }
-        return lastName;
-      };
+    build: () => (c) => {
+      const dn = c.msg.deviceName;
+      if (typeof dn === 'string' && dn !== '') return dn;
+      // A new topic string comes with every message: reading the level costs less than comparing with the last one.
+      return deviceNameOf(c.msg.topic);
     },
   },
   {
@@ -495,19 +486,9 @@ const SPECS: FunctionSpec[] = [
     build: (args) => {
       if (args.length === 0) return (c) => c.msg.topic;
       const a = args[0].fn;
-      let lastTopic = '';
-      let lastN = NaN;
-      let last: string | undefined;
       return (c) => {
         const n = toNum(a(c));
-        if (n === undefined) return undefined;
-        const t = c.msg.topic;
-        if (t !== lastTopic || n !== lastN) {
-          lastTopic = t;
-          lastN = n;
-          last = topicLevel(t, n);
-        }
-        return last;
+        return n === undefined ? undefined : topicLevel(c.msg.topic, n);
       };
     },
   },

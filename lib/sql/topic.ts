@@ -47,6 +47,43 @@ export function deviceFromTopic(topic: string): { productKey?: string; deviceNam
   return {};
 }
 
+/**
+ * Level `i` of a topic as `topic.split('/')[i]` would give it (level 0 is the text before the first '/'), found
+ * with indexOf: no array, one substring. Undefined when the topic has fewer levels.
+ */
+export function levelOf(topic: string, i: number): string | undefined {
+  let start = 0;
+  for (let k = 0; k < i; k++) {
+    const slash = topic.indexOf('/', start);
+    if (slash < 0) return undefined;
+    start = slash + 1;
+  }
+  const end = topic.indexOf('/', start);
+  return end < 0 ? topic.slice(start) : topic.slice(start, end);
+}
+
+/** True when the topic has at least `n` levels (n - 1 slashes). */
+function hasLevels(topic: string, n: number): boolean {
+  let at = -1;
+  for (let k = 1; k < n; k++) {
+    at = topic.indexOf('/', at + 1);
+    if (at < 0) return false;
+  }
+  return true;
+}
+
+/** `deviceFromTopic(topic).deviceName`, without splitting the topic (deviceName() runs for every message). */
+export function deviceNameOf(topic: string): string | undefined {
+  if (topic.charCodeAt(0) !== 47 || !hasLevels(topic, 4)) return undefined; // fewer than 4 levels: no name anywhere
+  let level = 2; // custom `/{pk}/{dn}/user/...` and the legacy `/{pk}/{dn}/x`
+  if (topic.startsWith('/sys/')) level = 3;
+  else if (topic.startsWith('/as/mqtt/status/')) level = hasLevels(topic, 6) ? 5 : 2;
+  else if (topic.startsWith('/ota/')) level = hasLevels(topic, 6) ? 5 : 2;
+  else if (topic.startsWith('/shadow/') || topic.startsWith('/ext/')) level = hasLevels(topic, 5) ? 4 : 2;
+  const name = levelOf(topic, level);
+  return name === '' ? undefined : name;
+}
+
 /** Index of the product-key level in a topic split on '/' (leading ''): /sys/{pk}, /as/mqtt/status/{pk}, /{pk}/... */
 function productKeyLevel(l: string[]): number {
   switch (l[1]) {
@@ -107,47 +144,52 @@ export function compileTopicFilter(filter: string): TopicMatcher {
   if (!filter.includes('+') && !filter.includes('#')) {
     return (topic: string) => topic === filter;
   }
+  return levelMatcher(levels);
+}
+
+/**
+ * The matcher of a filter with wildcards. It walks the topic once, comparing each literal level in place
+ * (`startsWith` at the level's offset) and skipping a `+` level with one `indexOf('/')`: no split, no allocation,
+ * no cache. A cache would hash every topic string, and MQTT hands over a new string with every message, so the
+ * hash alone costs more than this walk (the filter's literal levels are few and short).
+ */
+function levelMatcher(levels: string[]): TopicMatcher {
   const hashLast = levels[levels.length - 1] === '#';
   const fixed = hashLast ? levels.slice(0, -1) : levels;
   const n = fixed.length;
-  const match = (topic: string): boolean => {
+  // Literal runs between wildcards are compared as one piece, slashes included: `/pk/+/user/update` is the prefix
+  // `/pk/`, one `+` level, then `/user/update` to the end.
+  const parts: Array<string | null> = []; // null: a `+` level
+  let run = '';
+  for (let i = 0; i < n; i++) {
+    if (i > 0) run += '/';
+    if (fixed[i] === '+') {
+      if (run !== '') parts.push(run);
+      parts.push(null);
+      run = '';
+    } else run += fixed[i];
+  }
+  if (hashLast && n > 0) run += '/';
+  if (run !== '' || parts.length === 0) parts.push(run);
+  const count = parts.length;
+  return (topic: string): boolean => {
+    if (typeof topic !== 'string') return false;
     const len = topic.length;
     let pos = 0;
-    for (let i = 0; i < n; i++) {
-      if (pos > len) return false; // ran out of levels
-      const want = fixed[i];
-      if (want === '+') {
-        while (pos < len && topic.charCodeAt(pos) !== 47) pos++;
+    for (let i = 0; i < count; i++) {
+      const part = parts[i];
+      if (part === null) {
+        // `+`: one level (possibly empty) up to the next '/' or the end.
+        const slash = topic.indexOf('/', pos);
+        pos = slash < 0 ? len : slash;
       } else {
-        const wl = want.length;
-        if (pos + wl > len) return false;
-        for (let j = 0; j < wl; j++) if (topic.charCodeAt(pos + j) !== want.charCodeAt(j)) return false;
-        pos += wl;
-        if (pos < len && topic.charCodeAt(pos) !== 47) return false;
-      }
-      pos++; // skip '/'
-    }
-    if (hashLast) return true; // `a/#` matches `a` itself and everything below
-    return pos === len + 1;
-  };
-  // Messages come in runs from the same devices: remember the last answers.
-  const cache = new Map<string, boolean>();
-  let lastTopic = '';
-  let lastResult = false;
-  return (topic: string): boolean => {
-    if (topic === lastTopic) return lastResult;
-    let r = cache.get(topic);
-    if (r === undefined) {
-      if (typeof topic !== 'string') return false;
-      r = match(topic);
-      // Only topics of a sane length are remembered: 4,096 hostile 64 KB topics would otherwise stay in memory.
-      if (topic.length <= 512) {
-        if (cache.size >= 4096) cache.clear();
-        cache.set(topic, r);
+        if (!topic.startsWith(part, pos)) {
+          // `a/#` also matches `a` itself: the trailing '/' of the last run may be missing at the very end.
+          return hashLast && i === count - 1 && pos + part.length - 1 === len && topic.startsWith(part.slice(0, -1), pos);
+        }
+        pos += part.length;
       }
     }
-    lastTopic = topic;
-    lastResult = r;
-    return r;
+    return hashLast ? true : pos === len;
   };
 }

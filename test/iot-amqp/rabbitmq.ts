@@ -2,7 +2,7 @@
 // rabbitmq_amqp1_0 plugin) on free ports in a temp directory. Debian's `activemq` package cannot serve: it is built
 // without the AMQP transport ("Transport scheme NOT recognized: [amqp]"). Without RabbitMQ the caller skips
 // loudly, and fails when CI=true (as the Mosquitto tests do).
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -36,6 +36,9 @@ export async function rabbitMq(): Promise<RabbitMq> {
   for (const d of ['mnesia', 'log', 'home']) fs.mkdirSync(path.join(dir, d));
   const port = await freePort();
   const distPort = await freePort();
+  // Its own Erlang port mapper on a free port, ended at stop(): the default one (4369) would outlive the test run and
+  // might be a developer's own RabbitMQ's.
+  const epmdPort = await freePort();
   fs.writeFileSync(path.join(dir, 'enabled_plugins'), '[rabbitmq_amqp1_0].\n');
   fs.writeFileSync(path.join(dir, 'rabbitmq.conf'), `listeners.tcp.default = 127.0.0.1:${port}\n`);
   const name = `nramqp${process.pid}${Date.now() % 100000}@localhost`;
@@ -51,6 +54,16 @@ export async function rabbitMq(): Promise<RabbitMq> {
     RABBITMQ_ENABLED_PLUGINS_FILE: path.join(dir, 'enabled_plugins'),
     RABBITMQ_CONFIG_FILE: path.join(dir, 'rabbitmq.conf'),
     RABBITMQ_LOGS: '-',
+    ERL_EPMD_PORT: String(epmdPort),
+    // so that `epmd -kill` works even while epmd has not yet seen the killed node go
+    ERL_EPMD_RELAXED_COMMAND_CHECK: '1',
+  };
+  const stopEpmd = (): void => {
+    try {
+      execFileSync('epmd', ['-kill'], { env, stdio: 'ignore', timeout: 5000 });
+    } catch {
+      // not started, or gone already
+    }
   };
   const killGroup = (signal: NodeJS.Signals): Promise<void> => {
     const c = child;
@@ -92,6 +105,7 @@ export async function rabbitMq(): Promise<RabbitMq> {
     kill: () => killGroup('SIGKILL'),
     stop: async () => {
       await killGroup('SIGKILL');
+      stopEpmd();
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };
